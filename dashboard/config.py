@@ -1,0 +1,60 @@
+"""Runtime configuration, read from environment variables with safe defaults.
+
+Every setting the app or the pipeline reads from the environment is defined here and nowhere else.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = ROOT / "data"
+DEFAULT_CACHE_DIR = ROOT / "cache"
+# The raw open data sits beside the repository in a full checkout of the project's workspace.
+DEFAULT_RAW_DIR = ROOT.parent / "shared" / "data" / "raw"
+
+# Map styles that draw without any network access. Street tiles (e.g. "carto-positron") need the
+# network, so they are opt-in through BD_MAP_STYLE.
+OFFLINE_MAP_STYLES = {"white-bg"}
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = DEFAULT_DATA_DIR
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    map_style: str = "white-bg"
+    debug: bool = False
+    log_level: str = "INFO"
+    sim_seed: int = 20240101
+    sim_scale: float = 1.0
+    base_url: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Config":
+        env = os.environ if env is None else env
+        try:
+            scale = float(env.get("BD_SIM_SCALE", "1") or 1)
+        except ValueError:
+            scale = 1.0
+        try:
+            seed = int(env.get("BD_SIM_SEED", "20240101") or 20240101)
+        except ValueError:
+            seed = 20240101
+        return cls(
+            data_dir=Path(env.get("BD_DATA_DIR") or DEFAULT_DATA_DIR),
+            cache_dir=Path(env.get("BD_CACHE_DIR") or DEFAULT_CACHE_DIR),
+            map_style=env.get("BD_MAP_STYLE") or "white-bg",
+            debug=_bool(env.get("BD_DEBUG")),
+            log_level=(env.get("BD_LOG_LEVEL") or "INFO").upper(),
+            sim_seed=seed,
+            sim_scale=max(scale, 0.01),
+            base_url=env.get("BD_BASE_URL", ""),
+        )

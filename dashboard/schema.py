@@ -1,0 +1,100 @@
+"""The processed data contract: file names and columns of everything under ``data/``.
+
+The pipeline writes these files, the store reads them, and tests check them against this module.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+LONDON_CODE = "E12000007"
+LONDON_NAME = "London"
+CITY_CODE = "E09000001"  # City of London: one statistical unit in every source we use
+
+# Boundary layers ---------------------------------------------------------------------------------
+LAYERS = ("borough", "ward2022", "ward2011")
+DEFAULT_WARD_LAYER = "ward2022"
+# code: GSS code of the area; stat_code: the unit its statistics are reported under. The 25 City of
+# London wards of 2022 report under the City (E09000001); every other area reports under itself.
+LAYER_COLUMNS = ("code", "name", "borough_code", "borough_name", "area_km2", "stat_code", "geometry")
+
+
+def layer_path(data_dir: Path, layer: str) -> Path:
+    return Path(data_dir) / "layers" / f"{layer}.parquet"
+
+
+def web_layer_path(data_dir: Path, layer: str) -> Path:
+    # Served as application/json so that compression applies (see dashboard.app).
+    return Path(data_dir) / "web" / f"{layer}.json"
+
+
+# Charge points -----------------------------------------------------------------------------------
+SPEED_CLASSES = ("slow", "fast", "rapid", "ultra", "unknown")
+SPEED_LABELS = {
+    "slow": "Slow (under 8 kW)",
+    "fast": "Fast (8 to 49 kW)",
+    "rapid": "Rapid (50 to 149 kW)",
+    "ultra": "Ultra-rapid (150 kW and over)",
+    "unknown": "Power not published",
+}
+CHARGEPOINT_COLUMNS = (
+    "device_id", "name", "lat", "lon", "borough_code", "ward2022_code", "ward2011_code",
+    "max_kw", "speed_class", "connectors", "operator", "on_street", "installed", "source",
+)
+
+
+def speed_class(max_kw: float | None) -> str:
+    """DfT power bands from the maximum rated kW; ``unknown`` when no source gives a rating."""
+    if max_kw is None or max_kw != max_kw or max_kw <= 0:  # None, NaN, 0 or negative
+        return "unknown"
+    if max_kw < 8:
+        return "slow"
+    if max_kw < 50:
+        return "fast"
+    if max_kw < 150:
+        return "rapid"
+    return "ultra"
+
+
+def chargepoints_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "chargepoints.parquet"
+
+
+# Indicators --------------------------------------------------------------------------------------
+INDICATOR_COLUMNS = ("layer", "code", "indicator_id", "period", "value")
+# layer is one of LAYERS or "london" (code LONDON_CODE). period is text: "2021", "2024-03", "2024Q2",
+# "2019", "2013" ... The catalogue says which format each indicator uses.
+CATALOGUE_COLUMNS = (
+    "indicator_id", "title", "theme", "unit", "polarity", "definition", "source", "licence",
+    "period_label", "layer", "method", "kind", "default_period", "decimals",
+)
+THEMES = (
+    "People", "Health and disability", "Deprivation", "Housing", "Work and income",
+    "Transport and EV", "Crime", "Environment", "Education", "Democracy",
+)
+
+
+def indicators_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "indicators.parquet"
+
+
+def catalogue_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "catalogue.csv"
+
+
+def datasets_path(data_dir: Path) -> Path:
+    """Source manifest: one row per dataset used, with publisher, licence, attribution, period."""
+    return Path(data_dir) / "datasets.csv"
+
+
+DATASET_COLUMNS = (
+    "dataset_id", "title", "publisher", "licence", "attribution", "period", "geography",
+    "official_url", "raw_folder", "used_for", "method_notes",
+)
+
+# Sessions ----------------------------------------------------------------------------------------
+SESSION_COLUMNS = ("session_id", "device_id", "start", "end", "kwh", "simulated")
+
+
+def reference_sessions_path(data_dir: Path) -> Path:
+    """Real Dundee and Perth sessions, cleaned into the session schema (the simulation's source)."""
+    return Path(data_dir) / "reference_sessions.parquet"
