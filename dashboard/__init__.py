@@ -1,0 +1,1 @@
+"""Borough Dashboards: London EV charge points, residents' needs and ward profiles."""

@@ -1,0 +1,1 @@
+"""The data pipeline: raw open data -> the processed files under data/."""

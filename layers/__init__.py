@@ -1,0 +1,1 @@
+"""Boundary and point layers: loading, simplifying, spatial assignment. Knows nothing of Dash."""
