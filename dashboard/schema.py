@@ -27,6 +27,12 @@ def web_layer_path(data_dir: Path, layer: str) -> Path:
     return Path(data_dir) / "web" / f"{layer}.json"
 
 
+def extents_path(data_dir: Path) -> Path:
+    """Bounding box and an inside point per area of every layer (layer, code, west, south, east,
+    north, lon, lat)."""
+    return Path(data_dir) / "layers" / "extents.csv"
+
+
 # Charge points -----------------------------------------------------------------------------------
 SPEED_CLASSES = ("slow", "fast", "rapid", "ultra", "unknown")
 SPEED_LABELS = {

@@ -160,9 +160,28 @@ def write_layer(gdf: gpd.GeoDataFrame, layer: str, out_dir: Path) -> dict:
     }
 
 
+def extents(gdf: gpd.GeoDataFrame, layer: str) -> pd.DataFrame:
+    """Bounding box and a point inside each area: for zooming to and labelling an area."""
+    b = gdf.geometry.bounds.round(5)
+    inner = gdf.to_crs(BNG).geometry.representative_point().to_crs(WGS84)
+    return pd.DataFrame({
+        "layer": layer, "code": gdf["code"].values,
+        "west": b["minx"].values, "south": b["miny"].values,
+        "east": b["maxx"].values, "north": b["maxy"].values,
+        "lon": inner.x.round(5).values, "lat": inner.y.round(5).values,
+    })
+
+
 def build(raw_dir: Path, out_dir: Path) -> dict:
-    """Build every registered layer; returns a summary per layer."""
-    return {layer: write_layer(prepare(layer, raw_dir), layer, out_dir) for layer in LAYER_SPECS}
+    """Build every registered layer and the extents table; returns a summary per layer."""
+    summary, boxes = {}, []
+    for layer in LAYER_SPECS:
+        gdf = prepare(layer, raw_dir)
+        summary[layer] = write_layer(gdf, layer, out_dir)
+        boxes.append(extents(gdf, layer))
+    pd.concat(boxes, ignore_index=True).to_csv(schema.extents_path(out_dir), index=False,
+                                               lineterminator="\n")
+    return summary
 
 
 def dataset_rows() -> list[dict]:
