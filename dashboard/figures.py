@@ -1,0 +1,168 @@
+"""Pure figure builders: (data, filter state) -> plotly figure or ``dash.Patch``.
+
+Nothing here reads files or runs queries, so every builder is testable without a server.
+Maps draw boundary geometry from a URL (fetched once by the browser); updates patch values only.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from dash import Patch
+
+FONT = dict(family="Arial, 'Liberation Sans', Helvetica, sans-serif", size=15, color="#0b0c0c")
+# ColorBrewer YlGnBu: sequential and colour-blind safe. Dark always means "more need" once the
+# polarity has been applied (see need_scale).
+SEQUENTIAL = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"]
+NEUTRAL = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"]
+NO_DATA = "#d9d9d9"
+SELECT_LINE = "#0b0c0c"
+LONDON_CENTRE = {"lon": -0.1, "lat": 51.49}
+LONDON_ZOOM = 8.7
+
+
+def base_layout(**extra) -> dict:
+    layout = dict(font=FONT, margin=dict(l=10, r=10, t=10, b=10), paper_bgcolor="white",
+                  plot_bgcolor="white", hoverlabel=dict(font=dict(size=15)))
+    layout.update(extra)
+    return layout
+
+
+def graph_config(filename: str) -> dict:
+    """Modebar set-up for dcc.Graph: image export named after the view, no plotly logo."""
+    return {
+        "displaylogo": False,
+        "responsive": True,
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+        "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+    }
+
+
+def zoom_for_extent(west: float, south: float, east: float, north: float,
+                    width_px: int = 620, height_px: int = 540) -> tuple[dict, float]:
+    """Centre and zoom that fit a lon/lat box in a map of the given size (Web Mercator)."""
+    def merc_y(lat: float) -> float:
+        rad = math.radians(lat)
+        return math.log(math.tan(math.pi / 4 + rad / 2))
+
+    lon_span = max(east - west, 1e-4)
+    y_span = max(merc_y(north) - merc_y(south), 1e-6)
+    zoom_x = math.log2(width_px * 360 / (256 * lon_span))
+    zoom_y = math.log2(height_px * 2 * math.pi / (256 * y_span))
+    centre_y = (merc_y(north) + merc_y(south)) / 2
+    centre = {"lon": round((west + east) / 2, 5),
+              "lat": round(math.degrees(2 * math.atan(math.exp(centre_y)) - math.pi / 2), 5)}
+    return centre, round(min(zoom_x, zoom_y, 15.0) - 0.15, 2)
+
+
+@dataclass(frozen=True)
+class MapValues:
+    """Values to colour areas by, aligned with ``codes``; NaN where there is no value."""
+    codes: Sequence[str]
+    values: Sequence[float]
+    label: str          # e.g. "Charge devices per 100,000 residents"
+    unit: str = ""
+    decimals: int = 0
+    reverse: bool = False  # True when low values mean more need (polarity +1)
+    neutral: bool = False
+
+
+def _colorscale(values: MapValues) -> list:
+    colours = NEUTRAL if values.neutral else SEQUENTIAL
+    if values.reverse:
+        colours = colours[::-1]
+    n = len(colours) - 1
+    return [[i / n, c] for i, c in enumerate(colours)]
+
+
+def _finite_range(z: np.ndarray) -> tuple[float, float]:
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(np.min(finite)), float(np.max(finite))
+    return (lo, hi if hi > lo else lo + 1.0)
+
+
+def _hover(values: MapValues) -> str:
+    unit = f" {values.unit}" if values.unit and not values.unit.startswith("%") else values.unit
+    return ("<b>%{text}</b><br>" + values.label + ": %{z:,." + str(values.decimals) + "f}"
+            + unit.replace("%", "%%") + "<extra></extra>")
+
+
+def choropleth_map(geojson_url: str, names: Sequence[str], values: MapValues, *,
+                   map_style: str = "white-bg", outline_url: str | None = None,
+                   outline_codes: Sequence[str] = (), selected: Sequence[str] = (),
+                   centre: dict | None = None, zoom: float | None = None,
+                   uirevision: str = "map") -> go.Figure:
+    """A choropleth on MapLibre with the geometry by URL.
+
+    Traces, in order (patches rely on it): 0 the values, 1 the outline layer (e.g. boroughs),
+    2 the selected areas drawn with a heavy edge.
+    """
+    z = np.asarray(values.values, dtype=float)
+    zmin, zmax = _finite_range(z)
+    fig = go.Figure()
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson_url, locations=list(values.codes), z=z, text=list(names),
+        colorscale=_colorscale(values), zmin=zmin, zmax=zmax,
+        marker=dict(line=dict(width=0.6, color="white"), opacity=0.92),
+        colorbar=dict(title=dict(text=values.label, side="right"), thickness=14, len=0.8,
+                      tickformat=f",.{values.decimals}f", outlinewidth=0),
+        hovertemplate=_hover(values), name=values.label,
+    ))
+    fig.add_trace(go.Choroplethmap(
+        geojson=outline_url or geojson_url, locations=list(outline_codes),
+        z=np.zeros(len(outline_codes)), colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+        showscale=False, marker=dict(line=dict(width=1.6, color="#0b0c0c")),
+        hoverinfo="skip", name="Borough boundaries",
+    ))
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson_url, locations=list(selected), z=np.zeros(len(selected)),
+        colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], showscale=False,
+        marker=dict(line=dict(width=4, color=SELECT_LINE)), hoverinfo="skip", name="Selected",
+    ))
+    fig.update_layout(**base_layout(
+        map=dict(style=map_style, center=centre or LONDON_CENTRE, zoom=zoom or LONDON_ZOOM),
+        uirevision=uirevision, showlegend=False,
+    ))
+    return fig
+
+
+def patch_choropleth(values: MapValues, *, selected: Sequence[str] | None = None,
+                     centre: dict | None = None, zoom: float | None = None,
+                     uirevision: str | None = None) -> Patch:
+    """Update a map made by ``choropleth_map``: values, colours, selection and view only."""
+    z = np.asarray(values.values, dtype=float)
+    zmin, zmax = _finite_range(z)
+    patch = Patch()
+    patch["data"][0]["locations"] = list(values.codes)
+    patch["data"][0]["z"] = z
+    patch["data"][0]["zmin"] = zmin
+    patch["data"][0]["zmax"] = zmax
+    patch["data"][0]["colorscale"] = _colorscale(values)
+    patch["data"][0]["hovertemplate"] = _hover(values)
+    patch["data"][0]["colorbar"]["title"]["text"] = values.label
+    patch["data"][0]["colorbar"]["tickformat"] = f",.{values.decimals}f"
+    if selected is not None:
+        patch["data"][2]["locations"] = list(selected)
+        patch["data"][2]["z"] = [0] * len(selected)
+    if centre is not None:
+        patch["layout"]["map"]["center"] = centre
+    if zoom is not None:
+        patch["layout"]["map"]["zoom"] = zoom
+    if uirevision is not None:
+        patch["layout"]["uirevision"] = uirevision
+    return patch
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A figure that says why there is nothing to draw, instead of empty axes."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper",
+                       showarrow=False, font=dict(size=18, color="#484949"))
+    fig.update_layout(**base_layout(xaxis=dict(visible=False), yaxis=dict(visible=False),
+                                    height=260))
+    return fig

@@ -1,0 +1,61 @@
+"""Process-wide objects the pages share: the configuration, the data store and the geo assets.
+
+Created lazily in the process that uses them, so that under gunicorn each worker opens its own
+database connection after the fork.
+"""
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+from dashboard.config import Config
+
+_lock = threading.Lock()
+_config: Config | None = None
+_geo = None
+_store = None
+
+
+def configure(config: Config) -> None:
+    global _config, _store
+    with _lock:
+        _config = config
+        _store = None
+    known.cache_clear()
+
+
+def config() -> Config:
+    global _config
+    if _config is None:
+        _config = Config.from_env()
+    return _config
+
+
+def set_geo(geo) -> None:
+    global _geo
+    _geo = geo
+
+
+def geo():
+    if _geo is None:
+        from dashboard.app import GeoAssets
+        set_geo(GeoAssets(config().data_dir))
+    return _geo
+
+
+def store():
+    """The data store of this process (opened on first use)."""
+    global _store
+    if _store is None:
+        with _lock:
+            if _store is None:
+                from dashboard.store import Store
+                _store = Store(config())
+    return _store
+
+
+@lru_cache(maxsize=1)
+def known():
+    """What URL parameters may name: codes, operators, indicators and the usage period."""
+    from dashboard import filters
+    return filters.known_from_store(store())
