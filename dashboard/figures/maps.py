@@ -1,4 +1,4 @@
-"""Pure figure builders: (data, filter state) -> plotly figure or ``dash.Patch``.
+"""Map builders and the shared figure toolkit (fonts, layout, modebar, empty states).
 
 Nothing here reads files or runs queries, so every builder is testable without a server.
 Maps draw boundary geometry from a URL (fetched once by the browser); updates patch values only.
