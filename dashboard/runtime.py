@@ -6,6 +6,7 @@ database connection after the fork.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 
 from dashboard.config import Config
@@ -22,6 +23,7 @@ def configure(config: Config) -> None:
         _config = config
         _store = None
     known.cache_clear()
+    tables.cache_clear()
 
 
 def config() -> Config:
@@ -59,3 +61,19 @@ def known():
     """What URL parameters may name: codes, operators, indicators and the usage period."""
     from dashboard import filters
     return filters.known_from_store(store())
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Small, read-only tables every page needs: layer attributes, catalogue, area extents."""
+    layers: dict
+    catalogue: object
+    extents: object
+
+
+@lru_cache(maxsize=1)
+def tables() -> Tables:
+    from dashboard import schema
+    s = store()
+    return Tables(layers={layer: s.layer_table(layer) for layer in schema.LAYERS},
+                  catalogue=s.catalogue(), extents=s.extents())

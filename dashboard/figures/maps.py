@@ -133,11 +133,24 @@ def choropleth_map(geojson_url: str, names: Sequence[str], values: MapValues, *,
 
 def patch_choropleth(values: MapValues, *, selected: Sequence[str] | None = None,
                      centre: dict | None = None, zoom: float | None = None,
-                     uirevision: str | None = None) -> Patch:
-    """Update a map made by ``choropleth_map``: values, colours, selection and view only."""
+                     uirevision: str | None = None, geojson_url: str | None = None,
+                     names: Sequence[str] | None = None,
+                     outline_codes: Sequence[str] | None = None) -> Patch:
+    """Update a map made by ``choropleth_map``: values, colours, selection and view only.
+
+    Switching to another boundary layer sends only its URL: the browser fetches each layer once.
+    """
     z = np.asarray(values.values, dtype=float)
     zmin, zmax = _finite_range(z)
     patch = Patch()
+    if geojson_url is not None:
+        patch["data"][0]["geojson"] = geojson_url
+        patch["data"][2]["geojson"] = geojson_url
+    if names is not None:
+        patch["data"][0]["text"] = list(names)
+    if outline_codes is not None:
+        patch["data"][1]["locations"] = list(outline_codes)
+        patch["data"][1]["z"] = [0] * len(outline_codes)
     patch["data"][0]["locations"] = list(values.codes)
     patch["data"][0]["z"] = z
     patch["data"][0]["zmin"] = zmin
