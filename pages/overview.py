@@ -78,7 +78,8 @@ def layout(**query):
             ]),
             html.Div(className="panel", children=[
                 html.Fieldset([
-                    html.Legend("Colour the map by", className="field__label"),
+                    html.Legend("Colour the map by", id=f"{P}-measure-legend",
+                                className="field__label"),
                     dcc.RadioItems(id=IDS["measure"], value=measure,
                                    options=[{"label": v, "value": k}
                                             for k, v in overview.MEASURES.items()],

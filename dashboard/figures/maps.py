@@ -22,6 +22,7 @@ NO_DATA = "#d9d9d9"
 SELECT_LINE = "#0b0c0c"
 LONDON_CENTRE = {"lon": -0.1, "lat": 51.49}
 LONDON_ZOOM = 8.7
+TILE_PX = 512
 
 
 def base_layout(**extra) -> dict:
@@ -43,19 +44,22 @@ def graph_config(filename: str) -> dict:
 
 def zoom_for_extent(west: float, south: float, east: float, north: float,
                     width_px: int = 620, height_px: int = 540) -> tuple[dict, float]:
-    """Centre and zoom that fit a lon/lat box in a map of the given size (Web Mercator)."""
+    """Centre and zoom that fit a lon/lat box in a map of the given size (Web Mercator).
+
+    MapLibre's zoom 0 shows the world in one 512-pixel tile.
+    """
     def merc_y(lat: float) -> float:
         rad = math.radians(lat)
         return math.log(math.tan(math.pi / 4 + rad / 2))
 
     lon_span = max(east - west, 1e-4)
     y_span = max(merc_y(north) - merc_y(south), 1e-6)
-    zoom_x = math.log2(width_px * 360 / (256 * lon_span))
-    zoom_y = math.log2(height_px * 2 * math.pi / (256 * y_span))
+    zoom_x = math.log2(width_px * 360 / (TILE_PX * lon_span))
+    zoom_y = math.log2(height_px * 2 * math.pi / (TILE_PX * y_span))
     centre_y = (merc_y(north) + merc_y(south)) / 2
     centre = {"lon": round((west + east) / 2, 5),
               "lat": round(math.degrees(2 * math.atan(math.exp(centre_y)) - math.pi / 2), 5)}
-    return centre, round(min(zoom_x, zoom_y, 15.0) - 0.15, 2)
+    return centre, round(min(zoom_x, zoom_y, 15.0) - 0.1, 2)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""Overview page and the app shell in a real browser: map, filters in the URL, bad links, a11y."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dashboard import schema
+from dashboard.config import DEFAULT_DATA_DIR
+from tests.browser.conftest import axe_serious, describe
+
+LAMBETH = "E09000022"
+MAP = "#ov-map .js-plotly-plot"
+
+
+def _indicator(indicator_id: str, layer: str, code: str) -> float:
+    ind = pd.read_parquet(schema.indicators_path(DEFAULT_DATA_DIR))
+    cat = pd.read_csv(schema.catalogue_path(DEFAULT_DATA_DIR)).set_index("indicator_id")
+    period = str(cat.at[indicator_id, "default_period"])
+    hit = ind[(ind.indicator_id == indicator_id) & (ind.layer == layer) & (ind.code == code)
+              & (ind.period == period)]
+    return float(hit["value"].iloc[0])
+
+
+def _map_areas(page) -> int:
+    """Distinct areas MapLibre actually rendered in the values trace (by their centroids)."""
+    page.locator("#ov-map").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('#ov-map .js-plotly-plot');"
+        " return gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot"
+        " && gd._fullLayout.map._subplot.map.loaded(); }", timeout=30_000)
+    page.wait_for_timeout(500)
+    return page.evaluate("""() => {
+        const gd = document.querySelector('#ov-map .js-plotly-plot');
+        const map = gd._fullLayout.map._subplot.map;
+        const fillLayer = map.getStyle().layers.find(l => l.id.endsWith('-fill')).id;
+        const feats = map.queryRenderedFeatures({layers: [fillLayer]});
+        return new Set(feats.map(f => JSON.stringify(f.properties.ct))).size;
+    }""")
+
+
+def _click_map_at(page, lon: float, lat: float) -> None:
+    page.locator("#ov-map").scroll_into_view_if_needed()
+    x, y = page.evaluate("""([lon, lat]) => {
+        const gd = document.querySelector('#ov-map .js-plotly-plot');
+        const map = gd._fullLayout.map._subplot.map;
+        const p = map.project([lon, lat]);
+        const r = map.getCanvas().getBoundingClientRect();
+        return [p.x + r.left, p.y + r.top];
+    }""", [lon, lat])
+    page.mouse.click(x, y)
+
+
+def test_overview_map_draws_all_33_boroughs(app_url, probe):
+    probe.goto(app_url + "/", ready=MAP)
+    assert probe.page.inner_text("h1") == "London at a glance"
+    assert _map_areas(probe.page) == 33
+    assert probe.console_errors == []
+
+
+def test_borough_link_shows_lambeths_figures(app_url, probe):
+    probe.goto(f"{app_url}/?borough={LAMBETH}", ready=MAP)
+    page = probe.page
+    assert page.inner_text("h1") == "Lambeth at a glance"
+    residents = _indicator("usual_residents", "borough", LAMBETH)
+    devices = _indicator("ev_public_devices", "borough", LAMBETH)
+    kpis = page.inner_text("#ov-kpis")
+    assert f"{residents:,.0f}" in kpis
+    assert f"{devices:,.0f}" in kpis
+    assert "London: 8,799,492" in kpis
+    # Lambeth's 2022 wards are drawn, not the London boroughs.
+    wards = pd.read_parquet(schema.layer_path(DEFAULT_DATA_DIR, "ward2022"),
+                            columns=["borough_code"])
+    assert _map_areas(page) == int((wards.borough_code == LAMBETH).sum())
+    assert probe.console_errors == []
+
+
+def test_bad_link_explains_and_falls_back(app_url, probe):
+    bad = ("/?borough=E09999999&ward=%3Cscript%3Ealert(1)%3C%2Fscript%3E&from=2026-13"
+           "&to=yesterday&speed=warp")
+    probe.goto(app_url + bad, ready=MAP)
+    page = probe.page
+    alert = page.locator("[role=alert]")
+    assert alert.is_visible()
+    text = alert.inner_text()
+    assert "We could not use part of this link" in text
+    assert "<script>" not in text and "alert(1)" not in page.content().split("</h1>")[0][-2000:]
+    assert page.inner_text("h1") == "London at a glance"
+    assert _map_areas(page) == 33
+    assert probe.console_errors == []
+
+
+def test_filter_change_sends_values_not_geometry_and_writes_the_url(app_url, probe):
+    probe.goto(app_url + "/", ready=MAP)
+    page = probe.page
+    probe.callbacks.clear()
+    page.click("#ov-borough")
+    page.keyboard.type("Lambeth")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('h1').innerText.startsWith('Lambeth')")
+    page.wait_for_function(f"() => location.search === '?borough={LAMBETH}'")
+    probe.wait_idle()
+    updates = [c for c in probe.callbacks if "ov-map" in c["request"]]
+    assert updates, "no map update was sent"
+    biggest = max(c["bytes"] for c in updates)
+    assert biggest < 20_000, f"map update was {biggest} bytes"
+    assert all(b'"coordinates"' not in c["body"] for c in updates)
+    # A reload reopens the same view from the address bar.
+    page.reload(wait_until="networkidle")
+    page.wait_for_selector(MAP)
+    assert page.inner_text("h1") == "Lambeth at a glance"
+
+
+def test_clicking_the_map_selects_a_borough_then_back_returns(app_url, probe):
+    probe.goto(app_url + "/", ready=MAP)
+    page = probe.page
+    _click_map_at(page, -0.115, 51.46)  # inside Lambeth
+    page.wait_for_function("() => document.querySelector('h1').innerText.startsWith('Lambeth')")
+    page.wait_for_function(f"() => location.search === '?borough={LAMBETH}'")
+    page.click("text=Data & sources")
+    page.wait_for_selector("h1:has-text('Data and sources')")
+    page.go_back()
+    page.wait_for_function("() => document.querySelector('h1').innerText.startsWith('Lambeth')")
+    assert probe.console_errors == []
+
+
+@pytest.mark.parametrize("path", ["/", "/sources", "/no-such-page"])
+def test_pages_have_no_serious_accessibility_violations(app_url, probe, path):
+    probe.goto(app_url + path)
+    probe.wait_idle(800)
+    violations = axe_serious(probe.page)
+    assert not violations, describe(violations)
+    assert probe.console_errors == []
+
+
+def test_unknown_page_says_not_found(app_url, probe):
+    probe.goto(app_url + "/no-such-page")
+    assert probe.page.inner_text("h1") == "Page not found"
+
+
+def test_sources_catalogue_search_narrows_the_table(app_url, probe):
+    probe.goto(app_url + "/sources")
+    page = probe.page
+    total = len(pd.read_csv(schema.catalogue_path(DEFAULT_DATA_DIR)))
+    assert page.inner_text(f"#src-count") == f"Showing {total} of {total} indicators."
+    page.fill("#src-search", "nitrogen")
+    page.wait_for_function("() => !document.querySelector('#src-count').innerText"
+                           f".startsWith('Showing {total} ')")
+    rows = page.locator("#src-table tbody tr")
+    assert rows.count() >= 1
+    assert all("nitrogen" in rows.nth(i).inner_text().lower() for i in range(rows.count()))
+    assert "Simulated" in page.inner_text("main")
+
+
+@pytest.mark.parametrize("path", ["/", "/sources"])
+def test_fits_a_phone_screen(browser, app_url, path):
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.goto(app_url + path, wait_until="networkidle")
+    page.wait_for_selector("h1")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth")
+    context.close()
+    assert overflow <= 375, f"{path} is {overflow}px wide on a 375px screen"
