@@ -151,6 +151,9 @@ def create_app(config: Config | None = None) -> dash.Dash:
     from dashboard import runtime
 
     runtime.configure(config)
+    # Build (or reuse) the simulated-usage cache before any worker starts; no database
+    # connection is opened here, so forked gunicorn workers each open their own.
+    runtime.store().prepare()
     geo = GeoAssets(config.data_dir)
     runtime.set_geo(geo)
     server = _server(config, geo)
