@@ -84,11 +84,14 @@ def headlines(store, state: FilterState, known: Known, layers: dict[str, pd.Data
         text = fmt_number(value, decimals)
         if value is not None and unit.startswith("%"):
             text = f"{text}%"
+        pct = "%" if unit.startswith("%") else ""
         note = period
+        if lay in ("ward2022", "ward2011") and state.borough:
+            borough = _value(store, ind, "borough", state.borough)
+            note += f". {known.borough_name(state.borough)}: {fmt_number(borough, decimals)}{pct}"
         if lay != "london":
             london = _value(store, ind, "london", schema.LONDON_CODE)
-            london_text = fmt_number(london, decimals) + ("%" if unit.startswith("%") else "")
-            note = f"{period}. London: {london_text}"
+            note += f". London: {fmt_number(london, decimals)}{pct}"
         out.append(Headline(ind, label, text, note))
     return out
 
