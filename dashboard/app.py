@@ -180,4 +180,18 @@ def create_app(config: Config | None = None) -> dash.Dash:
     app.layout = shell.layout
     app.index_string = shell.INDEX_STRING
     shell.register_callbacks(app)
+    _warm_up(app)
     return app
+
+
+def _warm_up(app: dash.Dash) -> None:
+    """Render the index once inside the parent process.
+
+    Dash registers its component libraries lazily, on the first index request. A gunicorn
+    worker forked before that first request can receive parallel script requests that race the
+    registration and answer 500 ("dash is not a registered library"); rendering once here,
+    before ``--preload`` forks, makes every worker start with the libraries registered.
+    """
+    response = app.server.test_client().get("/")
+    if response.status_code != 200:
+        logging.getLogger(__name__).warning("warm-up request answered %s", response.status_code)

@@ -24,11 +24,9 @@ INDEX_STRING = """<!DOCTYPE html>
 <body>
 <a href="#main" class="skip-link">Skip to main content</a>
 {%app_entry%}
-<footer>
 {%config%}
 {%scripts%}
 {%renderer%}
-</footer>
 </body>
 </html>"""
 
