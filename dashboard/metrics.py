@@ -183,3 +183,37 @@ def usage_metrics(totals: Mapping) -> dict[str, float | None]:
         "estimated_idle_share": estimated_idle_share(
             totals.get("charging_hours_est"), totals.get("plugged_hours_rated")),
     }
+
+
+def usage_metrics_columns(totals: Mapping) -> dict:
+    """``usage_metrics`` for many rows at once: ``totals`` maps each column of
+    ``dashboard.store.USAGE_COLUMNS`` to an array (for example a DataFrame), and the result maps
+    each measure to a float array, NaN wherever ``usage_metrics`` gives None. Same rules, for
+    tables of thousands of devices or periods.
+    """
+    import numpy as np
+
+    def column(name: str) -> "np.ndarray":
+        return np.asarray(totals[name], dtype="float64")
+
+    def divide(num, den, multiplier: float = 1.0):
+        ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
+        out = np.full(np.shape(num), np.nan)
+        np.divide(num * multiplier, den, out=out, where=ok)
+        return out
+
+    devices = np.nan_to_num(column("devices"), nan=0.0)
+    gate = np.where(devices > 0, 1.0, np.nan)  # NaN where there are no devices
+    hours = column("available_device_hours") * gate
+    days = hours / HOURS_PER_DAY
+    share = divide(column("charging_hours_est"), column("plugged_hours_rated"))
+    return {
+        "sessions": column("sessions") * gate,
+        "kwh": column("kwh") * gate,
+        "plugged_hours": column("plugged_hours") * gate,
+        "sessions_per_device_day": divide(column("sessions"), days),
+        "kwh_per_device_day": divide(column("kwh"), days),
+        "time_utilisation": divide(column("plugged_hours"), hours),
+        "energy_utilisation": divide(column("kwh_rated"), column("rated_kwh_capacity") * gate),
+        "estimated_idle_share": 1.0 - np.minimum(1.0, np.maximum(share, 0.0)),
+    }

@@ -1,0 +1,1 @@
+"""The performance suite: see PERFORMANCE.md (``python -m bench.run_all``)."""

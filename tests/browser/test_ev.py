@@ -1,0 +1,240 @@
+"""The EV charging page in a real browser against the real app: narrowing from London to a
+borough, a ward and a device, links that reopen the view, exports, and an empty selection.
+
+Expected numbers come from the store, in this process, from the same processed data.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dashboard import ev, filters, runtime
+from dashboard.figures import ev as figs
+from dashboard.text import fmt_number
+
+from tests.browser.conftest import axe_serious, describe
+
+pytest.importorskip("playwright")
+from playwright.sync_api import expect  # noqa: E402
+
+LAMBETH, BEXLEY = "E09000022", "E09000004"
+MAX_CHANGE_BYTES = 30 * 1024
+expect.set_options(timeout=30_000)  # callbacks on a busy two-core machine
+
+
+@pytest.fixture(scope="module")
+def data():
+    """The store, what links may name, and the default (London) state."""
+    known = runtime.known()
+    return runtime.store(), known, filters.default_state(known)
+
+
+def _choose(page, dropdown: str, value: str) -> None:
+    """Pick an option of a Dash dropdown by its value."""
+    page.click(f"#{dropdown}")
+    page.click(f"label.dash-dropdown-option:has(input[value='{value}'])")
+
+
+def _kpi(page, list_id: str, label: str) -> str:
+    card = page.locator(f"#{list_id} li").filter(
+        has=page.locator(".kpi__label", has_text=re.compile(f"^{re.escape(label)}$")))
+    return card.locator(".kpi__value").inner_text()
+
+
+def _graph(page, graph_id: str, expression: str):
+    """Evaluate ``expression`` on the plotly div of a dcc.Graph (bound to ``gd``)."""
+    page.wait_for_selector(f"#{graph_id} .js-plotly-plot", state="attached")
+    return page.evaluate(
+        f"id => {{ const gd = document.getElementById(id).querySelector('.js-plotly-plot');"
+        f" return {expression}; }}", graph_id)
+
+
+def _points(page) -> int:
+    traces = list(figs.POINT_TRACES.values())
+    return _graph(page, "ev-map", f"{traces}.reduce((n, t) => n + gd.data[t].lon.length, 0)")
+
+
+def _device_counts(text_labels: list[str]) -> int:
+    return sum(int(re.search(r"\((\d[\d,]*) devices?\)", t)[1].replace(",", ""))
+               for t in text_labels)
+
+
+def _expected(store, state) -> dict:
+    f = filters.usage_filter(state)
+    summary = store.usage_summary(f).iloc[0]
+    per = store.usage_by(f, "device_id").sort_values(["sessions", "device_id"],
+                                                     ascending=[False, True])
+    return {"devices": len(store.devices(borough=state.borough, ward=state.ward)),
+            "sessions": fmt_number(summary["sessions"]), "busiest": per.iloc[0]}
+
+
+def _wait_for_change(probe, before: int) -> list[dict]:
+    probe.wait_idle(600)
+    return probe.callbacks[before:]
+
+
+def test_borough_ward_and_device_narrow_everything_and_the_link_reopens_it(app_url, probe, data):
+    store, known, london = data
+    page = probe.page
+    probe.goto(f"{app_url}/ev", ready="#ev-heading")
+    expect(page.locator("#ev-heading")).to_have_text("EV charging in London")
+    probe.wait_idle()
+
+    # A borough: one small response narrows the map, KPIs, charts and table.
+    lambeth = london.replace(borough=LAMBETH)
+    want = _expected(store, lambeth)
+    before = len(probe.callbacks)
+    _choose(page, "ev-borough", LAMBETH)
+    expect(page.locator("#ev-heading")).to_have_text("EV charging in Lambeth")
+    change = _wait_for_change(probe, before)
+    assert change and all(c["status"] == 200 for c in change)
+    assert sum(c["bytes"] for c in change) <= MAX_CHANGE_BYTES, [c["bytes"] for c in change]
+    assert "borough=E09000022" in page.url
+    assert _kpi(page, "ev-supply", "Charge devices on the map") == fmt_number(want["devices"])
+    assert _kpi(page, "ev-usage", "Charging sessions") == want["sessions"]
+    expect(page.locator("#ev-table-status")).to_contain_text(f"of {want['devices']}")
+    rows = page.locator("#ev-table tbody tr")
+    expect(rows).to_have_count(ev.PAGE_SIZE)
+    lambeth_wards = {w.name for w in known.wards["ward2022"].values() if w.borough == LAMBETH}
+    wards_shown = set(page.locator("#ev-table tbody tr td:nth-child(2)").all_inner_texts())
+    assert wards_shown <= lambeth_wards
+    assert _points(page) == want["devices"]
+    assert _graph(page, "ev-map", "gd.data[0].locations.length") == len(lambeth_wards)
+    for chart in ("ev-trend", "ev-heatmap", "ev-by-speed", "ev-by-operator"):
+        assert "Lambeth" in _graph(page, chart, "gd.layout.title.text"), chart
+    assert _device_counts(_graph(page, "ev-by-speed", "gd.data[0].text")) == want["devices"]
+
+    # A ward: the busiest of Lambeth (most devices on the map).
+    frame = ev.all_devices(store).frame
+    counts = frame[frame["borough_code"] == LAMBETH].groupby("ward2022_code").size()
+    ward = sorted(counts[counts == counts.max()].index)[0]
+    ward_name = known.ward("ward2022", ward).name
+    in_ward = lambeth.replace(ward=ward)
+    want = _expected(store, in_ward)
+    before = len(probe.callbacks)
+    _choose(page, "ev-ward", ward)
+    expect(page.locator("#ev-heading")).to_have_text(f"EV charging in {ward_name}, Lambeth")
+    change = _wait_for_change(probe, before)
+    assert sum(c["bytes"] for c in change) <= MAX_CHANGE_BYTES
+    assert f"ward={ward}" in page.url
+    assert _kpi(page, "ev-supply", "Charge devices on the map") == fmt_number(want["devices"])
+    assert _kpi(page, "ev-usage", "Charging sessions") == want["sessions"]
+    expect(page.locator("#ev-table-status")).to_contain_text(f"of {want['devices']}")
+    assert set(page.locator("#ev-table tbody tr td:nth-child(2)").all_inner_texts()) == {
+        ward_name}
+    assert _points(page) == want["devices"]
+    assert _graph(page, "ev-map", "gd.data[2].locations") == [ward]  # outlined on the map
+
+    # A device: the busiest in the ward, first in the table.
+    busiest = want["busiest"]
+    device = ev.device_by_id(ev.all_devices(store), busiest["device_id"])
+    page.locator("#ev-table tbody tr").first.locator("button").click()
+    expect(page.locator("#ev-device-name")).to_have_text(str(device["name"]))
+    probe.wait_idle()
+    assert f"device={device['device_id']}" in page.url
+    assert _kpi(page, "ev-device-kpis", "Sessions") == fmt_number(busiest["sessions"])
+    assert _graph(page, "ev-device-history", "gd.data[0].x.length") == 24
+    assert _graph(page, "ev-map", f"gd.data[{figs.DEVICE_TRACE}].lon.length") == 1
+    expect(page.locator("#ev-table tbody tr.is-selected")).to_have_count(1)
+
+    # The link reopens the same view.
+    page.reload(wait_until="networkidle")
+    expect(page.locator("#ev-heading")).to_have_text(f"EV charging in {ward_name}, Lambeth")
+    expect(page.locator("#ev-device-name")).to_have_text(str(device["name"]))
+    expect(page.locator("#ev-ward")).to_contain_text(ward_name)
+    assert _kpi(page, "ev-usage", "Charging sessions") == want["sessions"]
+    probe.wait_idle()
+    assert _points(page) == want["devices"]
+
+    assert probe.console_errors == []
+    violations = axe_serious(page)
+    assert violations == [], describe(violations)
+
+
+def test_map_clicks_select_a_ward_and_open_a_device(app_url, probe, data):
+    store, known, london = data
+    page = probe.page
+    probe.goto(f"{app_url}/ev?borough={LAMBETH}", ready="#ev-heading")
+    probe.wait_idle()
+    frame = ev.all_devices(store).frame
+    device = frame[frame["borough_code"] == LAMBETH].iloc[0]
+    page.wait_for_selector("#ev-map .js-plotly-plot", state="attached")
+    page.evaluate(
+        """([code]) => document.getElementById('ev-map').querySelector('.js-plotly-plot')
+               .emit('plotly_click', {points: [{curveNumber: 0, pointNumber: 0,
+                                                location: code}]})""",
+        [device["ward2022_code"]])
+    ward_name = known.ward("ward2022", device["ward2022_code"]).name
+    expect(page.locator("#ev-heading")).to_have_text(f"EV charging in {ward_name}, Lambeth")
+    probe.wait_idle()
+    trace = figs.POINT_TRACES[device["speed_class"]]
+    page.evaluate(
+        """([trace, row]) => document.getElementById('ev-map').querySelector('.js-plotly-plot')
+               .emit('plotly_click', {points: [{curveNumber: trace, pointNumber: 0,
+                                                customdata: row}]})""",
+        [trace, int(device["i"])])
+    expect(page.locator("#ev-device-name")).to_have_text(str(device["name"]))
+    page.click("#ev-device-close")
+    expect(page.locator("#ev-device-name")).to_have_count(0)
+    probe.wait_idle()
+    assert "device=" not in page.url
+    assert probe.console_errors == []
+
+
+def test_downloads_carry_filters_link_and_simulated_label(app_url, probe, data):
+    store, _, london = data
+    page = probe.page
+    probe.goto(f"{app_url}/ev?borough={LAMBETH}&speed=slow", ready="#ev-heading")
+    probe.wait_idle()
+    with page.expect_download() as download:
+        page.click("#ev-devices-csv")
+    text = open(download.value.path(), encoding="utf-8-sig").read()
+    header, _, table = text.partition("\n\n")
+    assert "# Warning: Usage figures are SIMULATED" in header
+    assert f"# Link: {app_url}/ev?borough={LAMBETH}&speed=slow" in header
+    assert "Area: Lambeth; Speeds: Slow (under 8 kW)" in header
+    slow = store.devices(borough=LAMBETH, speeds=("slow",))
+    assert len(table.strip().splitlines()) == 1 + len(slow)
+    assert download.value.suggested_filename.endswith(".csv")
+    with page.expect_download() as download:
+        page.click("#ev-trend-xlsx")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    with page.expect_download() as download:
+        page.click("#ev-trend ~ .image-buttons button:has-text('Download SVG')")
+    assert download.value.suggested_filename.endswith(".svg")
+    svg = open(download.value.path(), encoding="utf-8").read()
+    assert svg.startswith("<svg") and "simulated usage" in svg
+    assert probe.console_errors == []
+
+
+def test_an_empty_selection_says_so(app_url, probe, data):
+    page = probe.page
+    probe.goto(f"{app_url}/ev?borough={BEXLEY}&speed=ultra", ready="#ev-heading")
+    probe.wait_idle()
+    expect(page.locator("#ev-summary")).to_contain_text("No charge devices match these filters")
+    assert _kpi(page, "ev-usage", "Charging sessions") == "no data"
+    assert _kpi(page, "ev-utilisation", "Time-based utilisation") == "no data"
+    expect(page.locator("#ev-table")).to_contain_text("No charge devices match these filters")
+    assert "No charge devices match" in _graph(page, "ev-trend",
+                                               "gd.layout.annotations[0].text")
+    assert _points(page) == 0
+    assert probe.console_errors == []
+
+
+def test_a_device_link_that_cannot_be_used_is_explained(app_url, probe):
+    page = probe.page
+    probe.goto(f"{app_url}/ev?borough={LAMBETH}&device=not-a-device", ready="#ev-heading")
+    expect(page.locator("#ev-messages")).to_contain_text("couldn't find the charge device")
+    expect(page.locator("#ev-heading")).to_have_text("EV charging in Lambeth")
+    expect(page.locator("#ev-device-name")).to_have_count(0)
+    assert probe.console_errors == []
+
+
+def test_narrow_screen_has_no_sideways_scrolling(app_url, probe):
+    page = probe.page
+    page.set_viewport_size({"width": 375, "height": 800})
+    probe.goto(f"{app_url}/ev?borough={LAMBETH}", ready="#ev-heading")
+    probe.wait_idle()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert probe.console_errors == []

@@ -1,0 +1,350 @@
+"""The EV page's numbers (dashboard.ev) on the processed data, checked against the store's own
+totals and hand-computed cases, including empty selections."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import ev, filters, metrics, runtime, schema
+from dashboard.store import USAGE_COLUMNS, UsageFilter
+
+LAMBETH, BEXLEY, CITY = "E09000022", "E09000004", "E09000001"
+
+
+@pytest.fixture(scope="module")
+def store():
+    return runtime.store()
+
+
+@pytest.fixture(scope="module")
+def known():
+    return runtime.known()
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return runtime.tables()
+
+
+@pytest.fixture(scope="module")
+def london(known):
+    return filters.default_state(known)
+
+
+@pytest.fixture(scope="module")
+def devices(store):
+    return ev.all_devices(store)
+
+
+def _busiest_ward(devices, borough: str) -> str:
+    frame = devices.frame
+    return frame.loc[frame["borough_code"] == borough, "ward2022_code"].value_counts().index[0]
+
+
+# Devices and selections --------------------------------------------------------------------------
+def test_all_devices_rows_are_keys_and_ids_are_sorted(devices, store):
+    frame = devices.frame
+    assert len(frame) == len(store.devices())
+    assert (frame["i"].to_numpy() == np.arange(len(frame))).all()
+    assert frame["device_id"].is_monotonic_increasing
+    row = ev.device_by_index(devices, 100)
+    assert ev.device_by_id(devices, row["device_id"])["i"] == 100
+    assert ev.device_by_id(devices, "no-such-device") is None
+    assert ev.device_by_index(devices, len(frame)) is None
+    assert ev.device_by_index(devices, "x") is None
+
+
+def test_select_narrows_by_place_speed_and_operator(devices, london):
+    frame = devices.frame
+    state = london.replace(borough=LAMBETH, speeds=("slow", "rapid"),
+                           operators=("Shell Recharge Solutions",))
+    picked = ev.select(devices, state)
+    expected = frame[(frame["borough_code"] == LAMBETH)
+                     & frame["speed_class"].isin(["slow", "rapid"])
+                     & (frame["operator"] == "Shell Recharge Solutions")]
+    assert list(picked["device_id"]) == list(expected["device_id"])
+    assert len(picked) > 0
+
+
+@pytest.mark.parametrize("place", [{}, {"borough": LAMBETH}, {"ward": "E05014118"},
+                                   {"borough": LAMBETH, "speeds": ("slow",)}])
+def test_view_totals_are_the_stores_summary(store, known, london, place):
+    state = london.replace(**place)
+    if state.ward:
+        state = state.replace(borough=LAMBETH)
+    view = ev.build_view(store, state, known)
+    summary = store.usage_summary(filters.usage_filter(state)).iloc[0]
+    for column in USAGE_COLUMNS:
+        assert view.totals[column] == pytest.approx(float(summary[column]), rel=1e-9), column
+    expected = metrics.usage_metrics(summary.to_dict())
+    for key, value in expected.items():
+        assert view.measures[key] == pytest.approx(value), key
+    # Per-device measures are the metrics of each device's own totals.
+    row = view.devices.iloc[0]
+    assert row["time_utilisation"] == pytest.approx(
+        metrics.time_utilisation(row["plugged_hours"], row["available_device_hours"]))
+
+
+def test_load_runs_the_same_queries_as_one_by_one(store, known, london):
+    state = london.replace(borough=LAMBETH)
+    loaded = ev.load(store, state, known, "week")
+    alone = ev.build_view(store, state, known)
+    assert loaded.view.totals == pytest.approx(alone.totals)
+    series = store.usage_timeseries(filters.usage_filter(state), "week")
+    assert list(loaded.series["sessions"]) == list(series["sessions"])
+    assert loaded.heat["sessions"].sum() == alone.totals["sessions"]
+
+
+# Empty selections ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def empty_view(store, known, london):
+    """Ultra-rapid devices in Bexley: there are none."""
+    return ev.build_view(store, london.replace(borough=BEXLEY, speeds=("ultra",)), known)
+
+
+def test_empty_selection_says_so_in_words(empty_view, known):
+    assert empty_view.empty and not empty_view.in_service
+    text = ev.summary_text(empty_view, known)
+    assert text.startswith("No charge devices match these filters")
+    assert "Bexley" in text and "Ultra-rapid" in text
+
+
+def test_empty_selection_kpis_show_no_data(empty_view):
+    values = {k.label: k.value for k in ev.usage_kpis(empty_view) + ev.utilisation_kpis(empty_view)}
+    assert set(values.values()) == {"no data"}
+    assert all(k.simulated for k in ev.usage_kpis(empty_view))
+
+
+def test_empty_selection_everywhere_else(empty_view, store, tables):
+    assert ev.table_data(empty_view, "sessions", True, 0, "all")["message"].startswith(
+        "No charge devices match these filters")
+    assert ev.table_summary(empty_view) == ""
+    frame, more = ev.breakdown_frame(empty_view, "operator", "sessions")
+    assert frame.empty and more == 0
+    wards = tables.layers["ward2022"]
+    wards = wards[wards["borough_code"] == BEXLEY]
+    assert ev.ward_values(empty_view, store, wards, "devices") == [0.0] * len(wards)
+    assert all(math.isnan(v) for v in ev.ward_values(empty_view, store, wards,
+                                                     "time_utilisation"))
+    supply = {k.label: k.value for k in ev.supply_kpis(empty_view, store, runtime.known(),
+                                                       tables.layers)}
+    assert supply["Charge devices on the map"] == "0"
+    assert supply["Rapid devices per 100,000 residents"] == "0.0"
+    assert supply["Public charge devices (DfT)"] != "no data"  # the DfT count is the area's
+
+
+# Aggregates ---------------------------------------------------------------------------------------
+def test_group_totals_match_hand_sums():
+    frame = pd.DataFrame({"speed_k": [0, 2, 0, 2, 2], **{c: [1.0, 2.0, 3.0, 4.0, 5.0]
+                                                          for c in USAGE_COLUMNS}})
+    out = ev.group_totals(frame, "speed_class", 5)
+    assert list(out["n"]) == [2, 0, 3, 0, 0]
+    assert list(out["sessions"][[0, 2]]) == [4.0, 11.0]
+    # Ratios come from the summed parts: 11 plugged hours over 11 available hours.
+    assert out["time_utilisation"][2] == pytest.approx(1.0)
+    # A group without devices has nothing to measure, not zero.
+    assert math.isnan(out["sessions"][1]) and math.isnan(out["time_utilisation"][1])
+
+
+def test_breakdown_by_speed_covers_every_device_largest_first(store, known, london):
+    view = ev.build_view(store, london.replace(borough=LAMBETH), known)
+    frame, more = ev.breakdown_frame(view, "speed_class", "sessions")
+    assert more == 0
+    assert frame["devices"].sum() == len(view.devices)
+    assert list(frame["value"]) == sorted(frame["value"], reverse=True)
+    assert frame["value"].sum() == pytest.approx(view.totals["sessions"])
+    assert set(frame["label"]) <= set(schema.SPEED_LABELS.values())
+
+
+def test_breakdown_by_operator_keeps_the_largest_twelve(store, known, london):
+    view = ev.build_view(store, london, known)
+    frame, more = ev.breakdown_frame(view, "operator", "devices")
+    operators = view.devices["operator"].nunique()
+    assert len(frame) == ev.TOP_OPERATORS and more == operators - ev.TOP_OPERATORS
+    counts = view.devices["operator"].value_counts()
+    assert list(frame["devices"]) == list(counts.iloc[:ev.TOP_OPERATORS])
+
+
+def test_ward_values_count_devices_and_rate_usage(store, known, london, tables):
+    view = ev.build_view(store, london.replace(borough=LAMBETH), known)
+    wards = tables.layers["ward2022"]
+    wards = wards[wards["borough_code"] == LAMBETH]
+    counts = ev.ward_values(view, store, wards, "devices")
+    assert sum(counts) == len(view.devices)
+    ward = _busiest_ward(ev.all_devices(store), LAMBETH)
+    mine = view.devices[view.devices["ward2022_code"] == ward]
+    position = list(wards["code"]).index(ward)
+    util = ev.ward_values(view, store, wards, "time_utilisation")[position]
+    assert util == pytest.approx(100 * mine["plugged_hours"].sum()
+                                 / mine["available_device_hours"].sum())
+    dft = ev.ward_values(view, store, wards, "devices_per_100k")[position]
+    published = store.indicator_values("ev_devices_per_100k", "ward2022", "2024")
+    assert dft == pytest.approx(published.set_index("code").at[ward, "value"])
+
+
+def test_map_view_zooms_to_the_borough_then_the_ward(store, known, london, tables):
+    state = london.replace(borough=LAMBETH)
+    view = ev.build_view(store, state, known)
+    mv = ev.map_view(view, store, tables.layers, tables.extents, "sessions")
+    lambeth = tables.layers["ward2022"].query("borough_code == @LAMBETH")
+    assert mv.codes == list(lambeth["code"]) and mv.outline == [LAMBETH] and mv.selected == []
+    box = tables.extents.query("layer == 'borough' and code == @LAMBETH").iloc[0]
+    assert box.west < mv.centre["lon"] < box.east and box.south < mv.centre["lat"] < box.north
+    ward = _busiest_ward(ev.all_devices(store), LAMBETH)
+    ward_state = state.replace(ward=ward)
+    wv = ev.map_view(ev.build_view(store, ward_state, known), store, tables.layers,
+                     tables.extents, "sessions")
+    assert wv.selected == [ward] and wv.zoom > mv.zoom
+    london_view = ev.map_view(ev.build_view(store, london, known), store, tables.layers,
+                              tables.extents, "devices")
+    assert len(london_view.codes) == len(tables.layers["ward2022"])
+
+
+# KPIs and DfT series ------------------------------------------------------------------------------
+def test_supply_kpis_use_the_dft_series_and_census(store, known, london, tables):
+    view = ev.build_view(store, london.replace(borough=LAMBETH), known)
+    kpis = {k.label: k for k in ev.supply_kpis(view, store, known, tables.layers)}
+    devices = store.indicator_values("ev_public_devices", "borough", "2024").set_index("code")
+    residents = store.indicator_values("usual_residents", "borough").set_index("code")
+    public = devices.at[LAMBETH, "value"]
+    rate = public / residents.at[LAMBETH, "value"] * 100_000
+    assert kpis["Public charge devices (DfT)"].value == f"{public:,.0f}"
+    assert kpis["Public devices per 100,000 residents (DfT)"].value == f"{rate:,.1f}"
+    assert "London:" in kpis["Public charge devices (DfT)"].note
+    assert "Census 2021" in kpis["Public devices per 100,000 residents (DfT)"].source
+    assert kpis["Charge devices on the map"].value == str(len(view.devices))
+    rapid = int((view.devices["max_kw"] >= 50).sum())
+    assert kpis["Rapid and ultra-rapid devices on the map"].value == str(rapid)
+
+
+def test_area_key_for_city_wards_and_2011_wards(known, london, tables):
+    city_ward = tables.layers["ward2022"].query("borough_code == @CITY")["code"].iloc[0]
+    layer, code, name = ev.area_key(london.replace(borough=CITY, ward=city_ward), known,
+                                    tables.layers)
+    assert (layer, code) == ("ward2022", CITY) and "City of London" in name
+    ward2011 = next(iter(known.wards["ward2011"]))
+    borough = known.ward("ward2011", ward2011).borough
+    state = london.replace(borough=borough, ward=ward2011, ward_layer="ward2011")
+    assert ev.area_key(state, known, tables.layers)[:2] == ("borough", borough)
+    assert ev.area_key(london, known, tables.layers)[:2] == ("london", schema.LONDON_CODE)
+
+
+def test_dft_series_are_per_100k_residents(store, known, london, tables):
+    area, ldn, name = ev.dft_series(store, london.replace(borough=LAMBETH), known, tables.layers,
+                                    "ev_plugin_vehicles")
+    residents = store.indicator_values("usual_residents", "borough").set_index("code")
+    assert name == "Lambeth" and ldn is not None
+    last = area.iloc[-1]
+    assert last["period"] == "2024Q2"
+    assert last["value"] == pytest.approx(last["count"] / residents.at[LAMBETH, "value"] * 1e5)
+    assert ev.dft_series(store, london, known, tables.layers, "ev_plugin_vehicles")[1] is None
+
+
+# The device table --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lambeth(store, known, london):
+    return ev.build_view(store, london.replace(borough=LAMBETH), known)
+
+
+def test_table_pages_sort_busiest_first_by_default(lambeth):
+    data = ev.table_data(lambeth, "sessions", True, 0, "all")
+    assert len(data["rows"]) == ev.PAGE_SIZE
+    top = lambeth.devices.sort_values(["sessions", "device_id"], ascending=[False, True])
+    assert [r[2] for r in data["rows"]] == list(top["device_id"].iloc[:ev.PAGE_SIZE])
+    assert data["pages"] == math.ceil(len(lambeth.devices) / ev.PAGE_SIZE)
+    assert f"of {len(lambeth.devices)}" in data["status"] and "highest first" in data["status"]
+
+
+def test_table_least_used_last_page_and_names(lambeth):
+    least = ev.table_data(lambeth, "sessions", False, 0, "all")["rows"][0]
+    assert least[6] == f"{lambeth.devices['sessions'].min():,.0f}"
+    last = ev.table_data(lambeth, "sessions", True, 999, "all")
+    assert last["page"] == last["pages"] - 1 and 0 < len(last["rows"]) <= ev.PAGE_SIZE
+    by_name = ev.table_data(lambeth, "name", False, 0, "all")
+    names = [r[1].casefold() for r in by_name["rows"]]
+    assert names == sorted(names) and "A to Z" in by_name["status"]
+
+
+def test_table_unused_devices(lambeth):
+    unused = ev.table_data(lambeth, "sessions", True, 0, "unused")
+    if (lambeth.devices["sessions"] == 0).any():
+        assert all(r[6] == "0" for r in unused["rows"])
+    else:
+        assert unused["message"].startswith("Every device matching these filters had")
+
+
+def test_table_summary_names_busiest_and_least_used(lambeth):
+    text = ev.table_summary(lambeth)
+    d = lambeth.devices
+    busiest = d.sort_values(["sessions", "device_id"], ascending=[False, True]).iloc[0]
+    assert text.startswith(f"Busiest: {busiest['name']} ({busiest['sessions']:,.0f} sessions)")
+    assert text.endswith("April 2025 to March 2026.")
+    unused = int((d["sessions"] == 0).sum())
+    assert ("Every device had at least one session" in text) == (unused == 0)
+
+
+# One device --------------------------------------------------------------------------------------
+def test_device_detail_sums_its_months_in_the_period(store, known, london, lambeth):
+    device = ev.device_by_id(ev.all_devices(store), lambeth.devices.iloc[0]["device_id"])
+    detail = ev.device_detail(store, device, london, known)
+    assert ("Device ID", device["device_id"]) in detail.facts
+    assert len(detail.history) == 24  # every month of the simulation
+    row = lambeth.devices.iloc[0]  # the same device in the same period, from usage_by
+    assert detail.measures["sessions"] == pytest.approx(row["sessions"])
+    assert detail.measures["time_utilisation"] == pytest.approx(row["time_utilisation"])
+
+
+# Links and exports -------------------------------------------------------------------------------
+def test_page_query_round_trip():
+    query = ev.page_query("borough=E09000022", "abc123", "week")
+    assert query == "borough=E09000022&device=abc123&freq=week"
+    assert ev.query_extras(query) == ("abc123", "week")
+    assert ev.query_extras({"device": "abc123", "freq": "fortnight"}) == ("abc123", "month")
+    assert ev.page_query("", None, "month") == ""
+    assert ev.query_extras("") == (None, "month")
+
+
+def test_measure_of_defaults(london):
+    assert ev.measure_of(london) == ev.DEFAULT_MEASURE
+    assert ev.measure_of(london.replace(measure="kwh")) == "kwh"
+
+
+def test_exports_carry_the_simulated_usage(lambeth, known, store):
+    frame = ev.device_export(lambeth, known)
+    assert len(frame) == len(lambeth.devices)
+    assert {"sessions_simulated", "time_utilisation_simulated", "device_id"} <= set(frame)
+    assert frame["sessions_simulated"].is_monotonic_decreasing
+    trend = ev.trend_export(ev.usage_series(store, lambeth.state, "month"), "month")
+    assert len(trend) == 12 and trend["sessions_simulated"].sum() == lambeth.totals["sessions"]
+    meta = ev.export_meta(lambeth, known, "EV charge devices", "http://x/ev?borough=E09000022",
+                          pd.Timestamp("2026-01-01").to_pydatetime())
+    assert meta.simulated and meta.link.endswith("borough=E09000022")
+    assert "Lambeth" in meta.filters_text and "(simulated)" in meta.period_text
+    assert any("SIMULATED" in s for s in meta.sources)
+
+
+# Metrics added for the page ---------------------------------------------------------------------
+def test_usage_metrics_columns_match_usage_metrics():
+    rng = np.random.default_rng(7)
+    rows = []
+    for _ in range(300):
+        row = {c: float(rng.uniform(0, 500)) for c in USAGE_COLUMNS}
+        for c in rng.choice(list(USAGE_COLUMNS), size=3, replace=False):
+            row[c] = float(rng.choice([0.0, np.nan]))
+        rows.append(row)
+    columns = metrics.usage_metrics_columns(pd.DataFrame(rows))
+    for i, row in enumerate(rows):
+        for key, value in metrics.usage_metrics(row).items():
+            got = columns[key][i]
+            assert (value is None) == bool(np.isnan(got)), (key, row)
+            if value is not None:
+                assert got == pytest.approx(value), (key, row)
+
+
+def test_usage_filter_of_the_state_matches(london):
+    f = filters.usage_filter(london.replace(borough=LAMBETH, speeds=("rapid",)))
+    assert f == UsageFilter(borough=LAMBETH, date_from=london.date_from, date_to=london.date_to,
+                            speeds=("rapid",))
