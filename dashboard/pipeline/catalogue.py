@@ -337,8 +337,8 @@ EV_ENTRIES: tuple[Entry, ...] = (
           "ward2022", "apportioned", "series", 1),
     Entry("ev_devices_per_100k", "Public charge devices per 100,000 residents",
           "Transport and EV", "per 100,000 residents", 1,
-          "Public charge devices in 2024 per 100,000 usual residents (Census 2021) of the same "
-          "LSOAs." + _EV_METHOD, "evci-lsoa-2011-2024", "Devices 2024; residents March 2021",
+          "Public charge devices in 2024 per 100,000 usual residents of the area (Census "
+          "2021, built from output areas)." + _EV_METHOD, "evci-lsoa-2011-2024", "Devices 2024; residents March 2021",
           "ward2022", "apportioned", "snapshot", 1),
 )
 

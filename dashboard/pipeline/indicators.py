@@ -247,7 +247,7 @@ def air_rows(raw_dir: Path, ts007a: pd.DataFrame, wards: Wards2022) -> pd.DataFr
 
 
 # EV charge devices and plug-in vehicles ----------------------------------------------------------
-def ev_rows(raw_dir: Path, ts007a: pd.DataFrame, wards: Wards2022,
+def ev_rows(raw_dir: Path, wards: Wards2022,
             notes: list[str]) -> pd.DataFrame:
     """Devices by year, vehicles by quarter, vehicles per device and devices per 100,000."""
     ev = pd.read_csv(raw_dir / EV_FILE).set_index("LSOA21CD")
@@ -265,8 +265,12 @@ def ev_rows(raw_dir: Path, ts007a: pd.DataFrame, wards: Wards2022,
                               ev[f"y{_year_end_quarter(year, quarters)}"], ev[f"EVCI{year}"])
                   for year in device_years]
     latest = device_years[-1]
-    per_100k = area_counts(area_unit, "ev_devices_per_100k", latest, ev[f"EVCI{latest}"],
-                           ts007a["Age: Total"])
+    # Devices per 100,000 residents: the devices of a ward's LSOAs over the ward's own Census
+    # residents (the same denominator as every other per-resident figure in the app).
+    devices = area_counts(area_unit, "ev_devices_per_100k", latest, ev[f"EVCI{latest}"])
+    devices = devices.groupby(["code", "indicator_id", "period"], as_index=False)["num"].sum()
+    residents = ward_residents(raw_dir, wards)
+    per_100k = devices.assign(den=devices["code"].map(residents).to_numpy(dtype=float))
     return pd.concat([
         aggregate(pd.concat(totals, ignore_index=True), wards.unit_borough),
         aggregate(pd.concat(per_device, ignore_index=True), wards.unit_borough),
@@ -430,7 +434,7 @@ def build_rows(raw_dir: Path, notes: list[str]) -> pd.DataFrame:
             notes.append(f"{area} best fit reaches no small area in {sorted(missing)}")
     frames = [
         census_oa_rows(raw_dir, wards), age_rows(ts007a, wards), imd_rows(raw_dir, wards),
-        air_rows(raw_dir, ts007a, wards), ev_rows(raw_dir, ts007a, wards, notes),
+        air_rows(raw_dir, ts007a, wards), ev_rows(raw_dir, wards, notes),
         crime_rows(raw_dir, wards, notes), profile_rows(raw_dir, notes),
     ]
     rows = pd.concat(frames, ignore_index=True)[list(schema.INDICATOR_COLUMNS)]
