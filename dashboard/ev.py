@@ -471,7 +471,7 @@ def ward_values(view: View, store, wards: pd.DataFrame, measure: str) -> list[fl
     return [float(by_code.get(code, default)) for code in wards["code"]]
 
 
-MAP_SIZE = (700, 520)  # pixels of map the view is fitted to (the figure less its legends)
+MAP_SIZE = (700, 470)  # pixels of map the view is fitted to (the figure less its legends)
 
 
 def _zoom_to(extents: pd.DataFrame, layer: str, code: str | None = None

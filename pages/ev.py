@@ -355,18 +355,10 @@ def layout(**query):
         html.Div(_summary(view, known), id=IDS["summary"], role="status",
                  **{"aria-live": "polite"}),
 
-        html.H2("Headline figures"),
-        html.H3("Charge devices and plug-in vehicles"),
-        _kpis(kpis["supply"], IDS["supply"], "kpis--three"),
-        html.H3("Use of the devices"),
-        _kpis(kpis["usage"], IDS["usage"]),
-        html.H3("Utilisation: two ways to measure it"),
-        _kpis(kpis["utilisation"], IDS["utilisation"], "kpis--pair"),
-
         html.H2("Map"),
         html.Div(className="grid-2 ev-map-grid", children=[
             dcc.Graph(id=IDS["map"], figure=_map_figure(view, store, tables, measure, device),
-                      className="map-graph", style={"height": "600px"},
+                      className="map-graph", style={"height": "620px"},
                       config=graph_config("borough-dashboards-ev-map")),
             html.Div(className="panel", children=[
                 html.Fieldset([
@@ -389,6 +381,14 @@ def layout(**query):
             html.Div(_device_children(store, known, tables, state, device), id=IDS["device"],
                      className="panel device-panel"),
         ]),
+
+        html.H2("Headline figures"),
+        html.H3("Charge devices and plug-in vehicles"),
+        _kpis(kpis["supply"], IDS["supply"], "kpis--three"),
+        html.H3("Use of the devices"),
+        _kpis(kpis["usage"], IDS["usage"]),
+        html.H3("Utilisation: two ways to measure it"),
+        _kpis(kpis["utilisation"], IDS["utilisation"], "kpis--pair"),
 
         html.H2("Trends over time"),
         html.Fieldset(className="inline-choice", children=[

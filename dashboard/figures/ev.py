@@ -148,13 +148,21 @@ def selected_rows(sel: dict, total: int) -> np.ndarray:
 
 
 def colour_range(values: MapValues) -> tuple[float, float]:
-    """The colour scale's range: the 2nd to 98th percentile once there are 20 values or more, so
-    that a few extreme wards (the City, the West End) do not wash out the rest."""
+    """The colour scale's range. Once there are 20 values or more it runs from the 2nd
+    percentile to the 98th or the upper outlier fence (3rd quartile + 1.5 x interquartile
+    range), whichever is lower, so that a few extreme wards (the City, the West End, where
+    devices per resident run ten times the median) do not wash out the rest; wards beyond the
+    range take its end colour and keep their true value in the hover and the table."""
     z = np.asarray(values.values, dtype=float)
     z = z[np.isfinite(z)]
     if z.size == 0:
         return 0.0, 1.0
-    lo, hi = (np.percentile(z, [2, 98]) if z.size >= 20 else (z.min(), z.max()))
+    if z.size >= 20:
+        lo, hi, q1, q3 = np.percentile(z, [2, 98, 25, 75])
+        fence = q3 + 1.5 * (q3 - q1)
+        hi = fence if lo < fence < hi else hi
+    else:
+        lo, hi = z.min(), z.max()
     return float(lo), float(hi if hi > lo else lo + 1.0)
 
 
@@ -194,8 +202,9 @@ def device_map(geojson_url: str, names: Sequence[str], values: MapValues, *, map
         fig.add_trace(go.Scattermap(lon=[], lat=[], mode="markers", name=style.label,
                                     marker=dict(size=style.size, color=style.colour)))
     fig.update_layout(
-        template="none", showlegend=True, margin=dict(l=0, r=0, t=58, b=0),
-        legend=dict(orientation="h", x=0, y=0, yanchor="bottom", bgcolor="rgba(255,255,255,0.9)",
+        # The key sits under the map, never over it (exported images carry it too).
+        template="none", showlegend=True, margin=dict(l=0, r=0, t=58, b=56),
+        legend=dict(orientation="h", x=0, y=0, yanchor="top", bgcolor="rgba(255,255,255,0.9)",
                     font=dict(size=13), itemsizing="trace"),
     )
     return fig

@@ -122,6 +122,13 @@ def test_colour_range_ignores_a_few_extreme_wards():
                        label="x")
     low, high = figs.colour_range(values)
     assert low == 1.0 and high < 500
+    # A long right tail (as devices per resident across London): the range stops at the upper
+    # fence, Q3 + 1.5 IQR, well below the 98th percentile.
+    tail = [float(v) for v in range(1, 81)] + [1000.0 + 50 * i for i in range(20)]
+    low, high = figs.colour_range(MapValues(codes=[str(i) for i in range(100)], values=tail,
+                                            label="x"))
+    q1, q3 = np.percentile(tail, [25, 75])
+    assert high == pytest.approx(q3 + 1.5 * (q3 - q1)) and high < np.percentile(tail, 98)
     assert figs.colour_range(MapValues(codes=["a"], values=[float("nan")], label="x")) == (0, 1)
     assert figs.colour_range(MapValues(codes=["a", "b"], values=[3.0, 3.0], label="x")) == (3, 4)
 
