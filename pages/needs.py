@@ -111,9 +111,17 @@ def _graph(key: str, figure, filename: str, height: str | None = None, label: st
     return html.Div(className="chart-block", **labelled, children=[
         dcc.Graph(id=IDS[key], figure=figure, config=graph_config(f"borough-dashboards-{filename}"),
                   **extra),
-        html.Button("Download chart (SVG)", id={"type": f"{P}-svg", "chart": key},
-                    className="button button--secondary button--small", n_clicks=0),
-        html.Span(id={"type": f"{P}-svg-done", "chart": key}, hidden=True),
+        html.Div(className="image-buttons", children=[
+            child
+            for fmt in ("png", "svg")
+            for child in (
+                html.Button(f"Download chart ({fmt.upper()})",
+                            id={"type": f"{P}-img", "chart": key, "format": fmt},
+                            className="button button--secondary button--small", n_clicks=0),
+                html.Span(id={"type": f"{P}-img-done", "chart": key, "format": fmt},
+                          hidden=True),
+            )
+        ]),
     ])
 
 
@@ -1059,15 +1067,16 @@ clientside_callback(
         const gd = holder && (holder.classList.contains("js-plotly-plot") ? holder
                               : holder.querySelector(".js-plotly-plot"));
         if (gd && window.Plotly) {
-            window.Plotly.downloadImage(gd, {format: "svg",
+            const png = id.format === "png";
+            window.Plotly.downloadImage(gd, {format: id.format, scale: png ? 2 : 1,
                                              filename: "borough-dashboards-needs-" + id.chart});
         }
         return String(n);
     }
     """,
-    Output({"type": f"{P}-svg-done", "chart": MATCH}, "children"),
-    Input({"type": f"{P}-svg", "chart": MATCH}, "n_clicks"),
-    State({"type": f"{P}-svg", "chart": MATCH}, "id"),
+    Output({"type": f"{P}-img-done", "chart": MATCH, "format": MATCH}, "children"),
+    Input({"type": f"{P}-img", "chart": MATCH, "format": MATCH}, "n_clicks"),
+    State({"type": f"{P}-img", "chart": MATCH, "format": MATCH}, "id"),
     prevent_initial_call=True,
 )
 

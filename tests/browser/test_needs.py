@@ -342,11 +342,16 @@ def test_bad_link_explains_and_falls_back(app_url, probe):
     assert probe.console_errors == []
 
 
-def test_svg_download_button_saves_the_chart(app_url, probe):
+def test_image_download_buttons_save_the_chart_as_png_and_svg(app_url, probe):
     page = probe.page
     probe.goto(f"{app_url}/needs?borough={LAMBETH}", ready=MAP)
-    with page.expect_download() as info:
-        page.click("button[id*='\"chart\":\"ranking\"']")
-    assert info.value.suggested_filename == "borough-dashboards-needs-ranking.svg"
-    assert re.search(r"<svg", open(info.value.path(), encoding="utf-8").read()[:500])
+    for chart, fmt in (("ranking", "svg"), ("ranking", "png"), ("map", "png")):
+        with page.expect_download() as info:
+            page.click(f"button[id*='\"chart\":\"{chart}\",\"format\":\"{fmt}\"']")
+        assert info.value.suggested_filename == f"borough-dashboards-needs-{chart}.{fmt}"
+        head = open(info.value.path(), "rb").read()
+        if fmt == "svg":
+            assert re.search(rb"<svg", head[:500])
+        else:
+            assert head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 5000
     assert probe.console_errors == []
