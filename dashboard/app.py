@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dash
 import flask
-from dash import dcc, html
 
 from dashboard import schema
 from dashboard.config import ROOT, Config
@@ -180,6 +179,9 @@ def create_app(config: Config | None = None) -> dash.Dash:
     app.layout = shell.layout
     app.index_string = shell.INDEX_STRING
     shell.register_callbacks(app)
+    from dashboard import pdf
+
+    pdf.register(app)
     _warm_up(app)
     return app
 

@@ -18,6 +18,9 @@ DEFAULT_RAW_DIR = ROOT.parent / "shared" / "data" / "raw"
 # network, so they are opt-in through BD_MAP_STYLE.
 OFFLINE_MAP_STYLES = {"white-bg"}
 
+# The headless Chromium that prints ward profiles to PDF (and that the browser tests drive).
+CHROMIUM = os.environ.get("BD_CHROMIUM") or "/usr/bin/chromium"
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":

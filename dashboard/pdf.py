@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import importlib.util
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -26,10 +26,11 @@ from urllib.parse import urlsplit
 
 import flask
 
+from dashboard.config import CHROMIUM
+
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 60.0
-CHROMIUM = os.environ.get("BD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
@@ -60,6 +61,11 @@ def _local_origin(environ: dict) -> str:
         host = "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{port}"
+
+
+def available() -> bool:
+    """True when this server can print PDFs: a Chromium binary and Playwright are installed."""
+    return Path(CHROMIUM).exists() and importlib.util.find_spec("playwright") is not None
 
 
 def render(url: str, code: str, public_origin: str, timeout_s: float = TIMEOUT_S) -> bytes:

@@ -17,7 +17,6 @@ from dashboard.text import fmt_month, fmt_number, fmt_pct, fmt_rate, join_and
 
 dash.register_page(__name__, path="/ward", path_template="/ward/<code>",
                    title="Ward profiler - Borough Dashboards", order=3)
-pdf.register(dash.get_app())
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +268,8 @@ def _toolbar(prof: profile.Profile) -> html.Div:
             html.Button("Print or save as PDF", id=IDS["print"], n_clicks=0,
                         className="button button--secondary"),
             html.A("Download PDF (A4)", id=IDS["pdf"], href=_pdf_href(ward, compare and compare.code),
-                   className="button button--secondary", rel="nofollow"),
+                   className="button button--secondary", rel="nofollow",
+                   hidden=not pdf.available()),
             html.Button("Download data (CSV)", id=IDS["csv"], n_clicks=0,
                         className="button button--secondary"),
             html.Button("Download data (Excel)", id=IDS["xlsx"], n_clicks=0,

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from dashboard.config import CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("BD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
     "--no-first-run", "--disable-background-networking", "--disable-component-update",

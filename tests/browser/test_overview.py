@@ -141,7 +141,7 @@ def test_sources_catalogue_search_narrows_the_table(app_url, probe):
     probe.goto(app_url + "/sources")
     page = probe.page
     total = len(pd.read_csv(schema.catalogue_path(DEFAULT_DATA_DIR)))
-    assert page.inner_text(f"#src-count") == f"Showing {total} of {total} indicators."
+    assert page.inner_text("#src-count") == f"Showing {total} of {total} indicators."
     page.fill("#src-search", "nitrogen")
     page.wait_for_function("() => !document.querySelector('#src-count').innerText"
                            f".startsWith('Showing {total} ')")

@@ -363,3 +363,12 @@ def test_vehicles_chart_reads_without_colour():
     assert [a.text for a in fig.layout.annotations] == ["Ward", "Borough"]
     assert list(fig.data[0].x) == ["2023-10-01", "2024-04-01"]
     assert fig.layout.width and not fig.layout.autosize
+
+
+def test_pdf_is_offered_only_where_the_server_can_print(monkeypatch):
+    from dashboard import pdf
+
+    monkeypatch.setattr(pdf, "CHROMIUM", "/nonexistent/chromium")
+    assert pdf.available() is False
+    with pytest.raises(pdf.PdfError, match="no browser"):
+        pdf.render("http://127.0.0.1:1/ward/E05014109", "E05014109", "http://127.0.0.1:1")
