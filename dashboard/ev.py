@@ -452,23 +452,27 @@ def measure_hint(measure: str) -> str:
     return f"Darker wards: {MEASURE_STYLE[measure][4]}. Grey: no data or no devices."
 
 
-def ward_values(view: View, store, wards: pd.DataFrame, measure: str) -> list[float]:
-    """The measure for each ward of ``wards``: device counts (0 where none), else NaN where
-    there is nothing to show (no devices, or no published figure)."""
+def ward_values(store, state: FilterState, wards: pd.DataFrame, measure: str) -> list[float]:
+    """The measure for each ward of ``wards`` over the devices ``state`` selects: device counts
+    (0 where none), else NaN where there is nothing to show (no devices, or no published
+    figure). Usage measures come from one per-ward store query, so the map never needs the
+    per-device usage that the rest of the page uses."""
     if measure in ("devices_per_100k", "vehicles_per_device"):
         indicator = {"devices_per_100k": "ev_devices_per_100k",
                      "vehicles_per_device": "ev_vehicles_per_device"}[measure]
         values = _indicator(store, indicator, "ward2022", DFT_YEAR)
         return [values.get(code, math.nan) for code in wards["stat_code"]]
-    keys = view.keys["ward2022_code"]
-    per_ward = group_totals(view.devices, "ward2022_code", len(keys))
-    column = per_ward["n"].astype("f8") if measure == "devices" else (
-        per_ward[measure] * (100.0 if measure.endswith("utilisation") else 1.0))
-    if measure != "devices":
-        column = np.where(per_ward["n"] > 0, column, np.nan)
-    by_code = dict(zip(keys, column))
-    default = 0.0 if measure == "devices" else math.nan
-    return [float(by_code.get(code, default)) for code in wards["code"]]
+    if measure == "devices":
+        selected = select(all_devices(store), state)
+        counts = selected["ward2022_code"].value_counts()
+        return [float(counts.get(code, 0)) for code in wards["code"]]
+    per = store.usage_by(filters.usage_filter(state), "ward2022_code")
+    column = metrics.usage_metrics_columns(
+        {c: per[c].to_numpy(dtype="f8") for c in USAGE_COLUMNS})[measure]
+    if measure.endswith("utilisation"):
+        column = column * 100.0
+    by_code = dict(zip(per["ward2022_code"], column))
+    return [float(by_code.get(code, math.nan)) for code in wards["code"]]
 
 
 MAP_SIZE = (700, 470)  # pixels of map the view is fitted to (the figure less its legends)
@@ -486,9 +490,10 @@ def _zoom_to(extents: pd.DataFrame, layer: str, code: str | None = None
                            box["north"].max(), *MAP_SIZE)
 
 
-def map_view(view: View, store, layers, extents: pd.DataFrame, measure: str) -> MapView:
-    """London: every 2022 ward. A borough: its wards, zoomed to it. A ward: zoomed to the ward."""
-    state = view.state
+def map_view(store, state: FilterState, layers, extents: pd.DataFrame, measure: str) -> MapView:
+    """London: every 2022 ward. A borough: its wards, zoomed to it. A ward: zoomed to the ward.
+
+    Needs no usage beyond the per-ward totals of the measure (see ``ward_values``)."""
     wards = layers["ward2022"]
     centre, zoom = _zoom_to(extents, "borough")
     outline: list[str] = []
@@ -501,7 +506,7 @@ def map_view(view: View, store, layers, extents: pd.DataFrame, measure: str) -> 
         centre, zoom = _zoom_to(extents, "ward2022", state.ward)
         zoom = None if zoom is None else min(zoom - 0.8, 15.0)  # the ward and its neighbours
     unit, decimals, reverse, neutral, _ = MEASURE_STYLE[measure]
-    values = MapValues(codes=list(wards["code"]), values=ward_values(view, store, wards, measure),
+    values = MapValues(codes=list(wards["code"]), values=ward_values(store, state, wards, measure),
                        label=filters.EV_MEASURES[measure], unit=unit, decimals=decimals,
                        reverse=reverse, neutral=neutral)
     return MapView(list(wards["code"]), list(wards["name"]), values, outline, selected, centre,

@@ -35,7 +35,7 @@ IDS = {k: f"{P}-{k}" for k in (
     "dft-vehicles", "heatmap", "by-speed", "by-operator", "table", "table-status",
     "table-summary", "table-state", "table-data", "prev", "next", "show", "device",
     "device-close", "device-section", "measure-hint", "download", "image-sink", "shapes",
-    "picked", "sort-pick", "points", "selection")}
+    "picked", "sort-pick", "points", "selection", "state")}
 QUERY = {"type": "query", "page": P}
 SORT = "ev-sort"            # pattern-matching ids of the table's sort buttons ...
 DEVICE_BUTTON = "ev-device"  # ... its device buttons (drawn by assets/ev.js)
@@ -179,8 +179,8 @@ def _legend() -> html.Div:
     ])
 
 
-def _heading(view: ev.View) -> str:
-    return f"EV charging in {view.place}"
+def _heading_text(state: FilterState, known) -> str:
+    return f"EV charging in {filters.place_name(state, known)}"
 
 
 def _summary(view: ev.View, known) -> html.P:
@@ -236,8 +236,8 @@ def _device_children(store, known, tables, state, device) -> list:
 
 
 # Figures for a view ------------------------------------------------------------------------------
-def _map_figure(view, store, tables, measure, device):
-    mv = ev.map_view(view, store, tables.layers, tables.extents, measure)
+def _map_figure(store, state, tables, measure, device):
+    mv = ev.map_view(store, state, tables.layers, tables.extents, measure)
     geo = runtime.geo()
     return figs.device_map(
         geo.url("ward2022"), mv.names, mv.values, map_style=runtime.config().map_style,
@@ -245,17 +245,29 @@ def _map_figure(view, store, tables, measure, device):
         centre=mv.centre, zoom=mv.zoom, uirevision=mv.uirevision, device=_point(device))
 
 
-def _map_patch(view, store, tables, measure, device) -> Patch:
-    mv = ev.map_view(view, store, tables.layers, tables.extents, measure)
-    return figs.patch_device_map(
-        mv.values, selected=mv.selected, names=mv.names, outline_codes=mv.outline,
-        centre=mv.centre, zoom=mv.zoom, uirevision=mv.uirevision, device=_point(device))
+def _map_patch(store, state, tables, measure, device, before: FilterState) -> Patch:
+    """The map after a filter change from ``before``: ward values always; the wards' codes and
+    names only when the borough changed; the outline, selection and view when the place did."""
+    mv = ev.map_view(store, state, tables.layers, tables.extents, measure)
+    borough_changed = state.borough != before.borough
+    place_changed = borough_changed or (state.ward, state.ward_layer) != (before.ward,
+                                                                          before.ward_layer)
+    view = dict(selected=mv.selected, outline_codes=mv.outline, centre=mv.centre, zoom=mv.zoom,
+                uirevision=mv.uirevision) if place_changed else {}
+    return figs.patch_device_map(mv.values, names=mv.names if borough_changed else None,
+                                 device=_point(device), **view)
 
 
-def _selection(store, view) -> dict:
+def _selection(store, state) -> dict:
     """Which devices the map shows (see ``figs.selection``)."""
-    return figs.selection(view.devices["i"], len(ev.all_devices(store)),
-                          view.devices["name"].tolist())
+    devices = ev.all_devices(store)
+    chosen = ev.select(devices, state)
+    return figs.selection(chosen["i"], len(devices), chosen["name"].tolist())
+
+
+def _filters_key(state: FilterState, defaults: FilterState) -> str:
+    """What the panels below the map depend on: the state's query without the map measure."""
+    return to_query(state.replace(measure=defaults.measure), defaults)
 
 
 def _dft_figures(store, state, known, tables) -> dict:
@@ -342,12 +354,13 @@ def layout(**query):
         dcc.Store(id=IDS["table-data"], data=table_data),
         dcc.Store(id=IDS["shapes"], data={k: figs.signature(f) for k, f in figures.items()}),
         dcc.Store(id=IDS["points"], data=figs.device_points(ev.all_devices(store).frame)),
-        dcc.Store(id=IDS["selection"], data=_selection(store, view)),
+        dcc.Store(id=IDS["selection"], data=_selection(store, state)),
+        dcc.Store(id=IDS["state"], data=_filters_key(state, defaults)),
         dcc.Store(id=IDS["picked"]),
         dcc.Store(id=IDS["sort-pick"]),
         html.Div(id=IDS["image-sink"], hidden=True),
         html.Div(ui.messages(notes), id=IDS["messages"], className="messages"),
-        html.H1(_heading(view), id=IDS["heading"]),
+        html.H1(_heading_text(state, known), id=IDS["heading"]),
         html.P("Where public charge devices are, how much they are used and where supply is "
                "thin, by borough and ward. Choose an area and filters, or click the map.",
                className="lede"),
@@ -357,7 +370,7 @@ def layout(**query):
 
         html.H2("Map"),
         html.Div(className="grid-2 ev-map-grid", children=[
-            dcc.Graph(id=IDS["map"], figure=_map_figure(view, store, tables, measure, device),
+            dcc.Graph(id=IDS["map"], figure=_map_figure(store, state, tables, measure, device),
                       className="map-graph", style={"height": "620px"},
                       config=graph_config("borough-dashboards-ev-map")),
             html.Div(className="panel", children=[
@@ -462,23 +475,33 @@ def layout(**query):
 
 
 # Callbacks ---------------------------------------------------------------------------------------
+# A filter change is two requests. ``update_map`` answers first and cheaply (the filters, the
+# heading, the map's ward values, which devices to draw, the link); when the filters changed it
+# writes them to the ``state`` store, which makes the browser ask ``update_panels`` for
+# everything below the map (summary, headline figures, charts, device table). The map never
+# waits for the charts.
 FILTER_INPUTS = ("borough", "ward", "from", "to", "speed", "operator")
-OUTPUTS = {
-    **{k: Output(IDS[k], "value") for k in FILTER_INPUTS},
+FILTER_VALUES = ("borough", "ward", "from", "to")  # the controls a change may correct
+MAP_OUTPUTS = {
+    **{k: Output(IDS[k], "value") for k in FILTER_VALUES},
     "ward_options": Output(IDS["ward"], "options"),
     "heading": Output(IDS["heading"], "children"),
-    "summary": Output(IDS["summary"], "children"),
-    **{k: Output(IDS[k], "children") for k in KPI_LISTS},
     "map": Output(IDS["map"], "figure"),
     "selection": Output(IDS["selection"], "data"),
     "measure-hint": Output(IDS["measure-hint"], "children"),
     "device": Output(IDS["device"], "children"),
+    "state": Output(IDS["state"], "data"),
+    "query": Output(QUERY, "data"),
+}
+PANEL_OUTPUTS = {
+    "summary": Output(IDS["summary"], "children"),
+    **{k: Output(IDS[k], "children") for k in KPI_LISTS},
     **{k: Output(IDS[k], "figure") for k in CHARTS},
     "shapes": Output(IDS["shapes"], "data"),
     "table-summary": Output(IDS["table-summary"], "children"),
     "table-data": Output(IDS["table-data"], "data"),
     "table-state": Output(IDS["table-state"], "data"),
-    "query": Output(QUERY, "data"),
+    "query": Output(QUERY, "data", allow_duplicate=True),
 }
 
 
@@ -509,79 +532,96 @@ def _apply(state: FilterState, known, trigger: str, values: dict, click) -> Filt
 
 
 @callback(
-    output=OUTPUTS,
+    output=MAP_OUTPUTS,
     inputs={**{k: Input(IDS[k], "value") for k in FILTER_INPUTS},
             "measure": Input(IDS["measure"], "value"),
-            "freq": Input(IDS["freq"], "value"),
-            "breakdown": Input(IDS["breakdown"], "value"),
             "click": Input(IDS["map"], "clickData")},
+    state={"query": State(QUERY, "data")},
+    prevent_initial_call=True,
+)
+def update_map(measure, click, query, **values):
+    """Filters, ward clicks and the map measure: the map and the link, at once."""
+    store, known, tables = _context()
+    before, defaults = _state_from(query, known)
+    device_id, freq = ev.query_extras(query)
+    trigger = ctx.triggered_id
+    out = {k: no_update for k in MAP_OUTPUTS}
+    measure = measure if measure in filters.EV_MEASURES else ev.DEFAULT_MEASURE
+
+    if trigger == IDS["measure"]:
+        state = before.replace(measure=None if measure == ev.DEFAULT_MEASURE else measure)
+        mv = ev.map_view(store, state, tables.layers, tables.extents, measure)
+        out.update({"map": figs.patch_measure(mv.values),
+                    "measure-hint": ev.measure_hint(measure),
+                    "query": ev.page_query(to_query(state, defaults), device_id, freq)})
+        return out
+
+    state = _apply(before, known, trigger, values, click)
+    if state is None:
+        raise PreventUpdate
+    device = _selected_device(store, state, device_id)
+    shown = {"borough": state.borough,
+             "ward": state.ward if state.ward_layer == "ward2022" else None,
+             "from": state.date_from, "to": state.date_to}
+    out.update({k: v for k, v in shown.items() if v != values[k]})
+    key = _filters_key(state, defaults)
+    out.update({
+        "ward_options": (filters.ward_options(known, "ward2022", state.borough)
+                         if state.borough != before.borough else no_update),
+        "heading": _heading_text(state, known),
+        "map": _map_patch(store, state, tables, measure, device, before),
+        "selection": _selection(store, state),
+        "device": (no_update if device is None and not device_id
+                   else _device_children(store, known, tables, state, device)),
+        "state": key if key != _filters_key(before, defaults) else no_update,
+        "query": ev.page_query(to_query(state, defaults),
+                               None if device is None else device["device_id"], freq),
+    })
+    return out
+
+
+@callback(
+    output=PANEL_OUTPUTS,
+    inputs={"key": Input(IDS["state"], "data"), "freq": Input(IDS["freq"], "value"),
+            "breakdown": Input(IDS["breakdown"], "value")},
     state={"query": State(QUERY, "data"), "shapes": State(IDS["shapes"], "data"),
            "table": State(IDS["table-state"], "data")},
     prevent_initial_call=True,
 )
-def update(measure, freq, breakdown, click, query, shapes, table, **values):
-    """Filters, ward clicks, the map measure, the trend frequency and the breakdown measure."""
+def update_panels(key, freq, breakdown, query, shapes, table):
+    """Everything below the map, for the filters ``update_map`` wrote (``key``), the trend
+    frequency and the breakdown measure."""
     store, known, tables = _context()
-    state, defaults = _state_from(query, known)
-    device_id, _ = ev.query_extras(query)
+    state, defaults = _state_from(key, known)
     trigger = ctx.triggered_id
-    out = {k: no_update for k in OUTPUTS}
+    out = {k: no_update for k in PANEL_OUTPUTS}
     freq = freq if freq in ev.FREQS else ev.DEFAULT_FREQ
     breakdown = breakdown if breakdown in ev.BREAKDOWN_METRICS else ev.DEFAULT_BREAKDOWN
-    measure = measure if measure in filters.EV_MEASURES else ev.DEFAULT_MEASURE
 
-    if trigger in (IDS["breakdown"], IDS["freq"], IDS["measure"]):
-        if trigger == IDS["measure"]:
-            state = state.replace(measure=None if measure == ev.DEFAULT_MEASURE else measure)
-        if trigger == IDS["freq"]:
-            figures = {"trend": figs.usage_trend(
-                ev.usage_series(store, state, freq), freq, filters.place_name(state, known),
-                fmt_period(state.date_from, state.date_to))}
-        elif trigger == IDS["breakdown"]:
-            figures = _breakdown_figures(ev.build_view(store, state, known), breakdown)
-        else:
-            figures = {}
-            view = ev.build_view(store, state, known)
-            mv = ev.map_view(view, store, tables.layers, tables.extents, measure)
-            out.update({"map": figs.patch_measure(mv.values),
-                        "measure-hint": ev.measure_hint(measure)})
-        if figures:
-            updates, out["shapes"] = _refresh(figures, shapes)
-            out.update(updates)
-        out["query"] = ev.page_query(to_query(state, defaults), device_id, freq)
-        return out
-
-    new_state = _apply(state, known, trigger, values, click)
-    if new_state is None:
-        raise PreventUpdate
-    place_changed = (new_state.borough, new_state.ward) != (state.borough, state.ward)
-    state = new_state
-    device = _selected_device(store, state, device_id)
-    loaded = ev.load(store, state, known, freq)
-    view = loaded.view
-    updates, new_shapes = _refresh(_all_figures(store, loaded, known, tables, freq, breakdown),
-                                   shapes)
-    table_rows, table_state = _table_data(
-        view, dict(_table_state(table), page=0, filters=to_query(state, defaults)))
-    kpis = _kpi_items(view, store, known, tables)
+    if trigger == IDS["freq"]:
+        figures = {"trend": figs.usage_trend(
+            ev.usage_series(store, state, freq), freq, filters.place_name(state, known),
+            fmt_period(state.date_from, state.date_to))}
+        shown, _ = _state_from(query, known)  # with the map measure
+        device_id, _ = ev.query_extras(query)
+        out["query"] = ev.page_query(to_query(shown, defaults), device_id, freq)
+    elif trigger == IDS["breakdown"]:
+        figures = _breakdown_figures(ev.build_view(store, state, known), breakdown)
+    else:
+        loaded = ev.load(store, state, known, freq)
+        view = loaded.view
+        figures = _all_figures(store, loaded, known, tables, freq, breakdown)
+        table_rows, table_state = _table_data(
+            view, dict(_table_state(table), page=0, filters=to_query(state, defaults)))
+        kpis = _kpi_items(view, store, known, tables)
+        out.update({
+            "summary": _summary(view, known),
+            **{k: _kpi_patch(kpis[k]) for k in KPI_LISTS},
+            "table-summary": ev.table_summary(view),
+            "table-data": table_rows, "table-state": table_state,
+        })
+    updates, out["shapes"] = _refresh(figures, shapes)
     out.update(updates)
-    out.update({
-        "borough": state.borough, "ward": state.ward if state.ward_layer == "ward2022" else None,
-        "from": state.date_from, "to": state.date_to,
-        "ward_options": (filters.ward_options(known, "ward2022", state.borough)
-                         if place_changed else no_update),
-        "heading": _heading(view), "summary": _summary(view, known),
-        **{k: _kpi_patch(kpis[k]) for k in KPI_LISTS},
-        "map": _map_patch(view, store, tables, measure, device),
-        "selection": _selection(store, view),
-        "device": (no_update if device is None and not device_id
-                   else _device_children(store, known, tables, state, device)),
-        "shapes": new_shapes,
-        "table-summary": ev.table_summary(view),
-        "table-data": table_rows, "table-state": table_state,
-        "query": ev.page_query(to_query(state, defaults),
-                               None if device is None else device["device_id"], freq),
-    })
     return out
 
 

@@ -126,9 +126,9 @@ def test_empty_selection_everywhere_else(empty_view, store, tables):
     assert frame.empty and more == 0
     wards = tables.layers["ward2022"]
     wards = wards[wards["borough_code"] == BEXLEY]
-    assert ev.ward_values(empty_view, store, wards, "devices") == [0.0] * len(wards)
-    assert all(math.isnan(v) for v in ev.ward_values(empty_view, store, wards,
-                                                     "time_utilisation"))
+    state = empty_view.state
+    assert ev.ward_values(store, state, wards, "devices") == [0.0] * len(wards)
+    assert all(math.isnan(v) for v in ev.ward_values(store, state, wards, "time_utilisation"))
     supply = {k.label: k.value for k in ev.supply_kpis(empty_view, store, runtime.known(),
                                                        tables.layers)}
     assert supply["Charge devices on the map"] == "0"
@@ -169,37 +169,54 @@ def test_breakdown_by_operator_keeps_the_largest_twelve(store, known, london):
 
 
 def test_ward_values_count_devices_and_rate_usage(store, known, london, tables):
-    view = ev.build_view(store, london.replace(borough=LAMBETH), known)
+    state = london.replace(borough=LAMBETH)
+    view = ev.build_view(store, state, known)
     wards = tables.layers["ward2022"]
     wards = wards[wards["borough_code"] == LAMBETH]
-    counts = ev.ward_values(view, store, wards, "devices")
+    counts = ev.ward_values(store, state, wards, "devices")
     assert sum(counts) == len(view.devices)
     ward = _busiest_ward(ev.all_devices(store), LAMBETH)
     mine = view.devices[view.devices["ward2022_code"] == ward]
     position = list(wards["code"]).index(ward)
-    util = ev.ward_values(view, store, wards, "time_utilisation")[position]
+    util = ev.ward_values(store, state, wards, "time_utilisation")[position]
     assert util == pytest.approx(100 * mine["plugged_hours"].sum()
                                  / mine["available_device_hours"].sum())
-    dft = ev.ward_values(view, store, wards, "devices_per_100k")[position]
+    dft = ev.ward_values(store, state, wards, "devices_per_100k")[position]
     published = store.indicator_values("ev_devices_per_100k", "ward2022", "2024")
     assert dft == pytest.approx(published.set_index("code").at[ward, "value"])
 
 
+@pytest.mark.parametrize("measure", ["sessions", "kwh", "time_utilisation",
+                                     "energy_utilisation"])
+def test_ward_values_are_the_per_device_usage_summed_by_ward(store, known, london, tables,
+                                                             measure):
+    """The map's one per-ward query gives what summing the page's per-device usage gives."""
+    state = london.replace(speeds=("rapid", "ultra"))
+    view = ev.build_view(store, state, known)
+    wards = tables.layers["ward2022"]
+    per_ward = ev.group_totals(view.devices, "ward2022_code",
+                               len(view.keys["ward2022_code"]))
+    scale = 100.0 if measure.endswith("utilisation") else 1.0
+    expected = dict(zip(view.keys["ward2022_code"],
+                        np.where(per_ward["n"] > 0, per_ward[measure] * scale, np.nan)))
+    got = ev.ward_values(store, state, wards, measure)
+    want = [expected.get(code, math.nan) for code in wards["code"]]
+    np.testing.assert_allclose(got, want, rtol=1e-9, equal_nan=True)
+    assert any(math.isnan(v) for v in got) and any(v > 0 for v in got)
+
+
 def test_map_view_zooms_to_the_borough_then_the_ward(store, known, london, tables):
     state = london.replace(borough=LAMBETH)
-    view = ev.build_view(store, state, known)
-    mv = ev.map_view(view, store, tables.layers, tables.extents, "sessions")
+    mv = ev.map_view(store, state, tables.layers, tables.extents, "sessions")
     lambeth = tables.layers["ward2022"].query("borough_code == @LAMBETH")
     assert mv.codes == list(lambeth["code"]) and mv.outline == [LAMBETH] and mv.selected == []
     box = tables.extents.query("layer == 'borough' and code == @LAMBETH").iloc[0]
     assert box.west < mv.centre["lon"] < box.east and box.south < mv.centre["lat"] < box.north
     ward = _busiest_ward(ev.all_devices(store), LAMBETH)
     ward_state = state.replace(ward=ward)
-    wv = ev.map_view(ev.build_view(store, ward_state, known), store, tables.layers,
-                     tables.extents, "sessions")
+    wv = ev.map_view(store, ward_state, tables.layers, tables.extents, "sessions")
     assert wv.selected == [ward] and wv.zoom > mv.zoom
-    london_view = ev.map_view(ev.build_view(store, london, known), store, tables.layers,
-                              tables.extents, "devices")
+    london_view = ev.map_view(store, london, tables.layers, tables.extents, "devices")
     assert len(london_view.codes) == len(tables.layers["ward2022"])
 
 

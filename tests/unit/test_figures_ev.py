@@ -117,6 +117,34 @@ def test_map_patch_sends_values_never_geometry():
     assert _size(patch) < 3000
 
 
+def test_map_patch_after_a_filter_change_sends_float32_values_only():
+    """The same borough, new period: values as float32, no ward codes or names, no view."""
+    patch = figs.patch_device_map(_values(700), device=None)
+    ops = _ops(patch)
+    assert ("data", 0, "locations") not in ops and ("data", 0, "text") not in ops
+    assert not any(key[0] == "layout" for key in ops)
+    z = ops[("data", 0, "z")]
+    assert z["dtype"] == "f4" and list(_decode(z)) == list(range(700))
+    assert _size(patch) < 4500  # 700 wards: ~3.7 KB of values
+    new_place = _ops(figs.patch_device_map(_values(), names=["a"] * 25, device=None))
+    assert new_place[("data", 0, "locations")] == list(_values().codes)
+
+
+def test_map_values_stay_exact_to_their_decimals():
+    big = MapValues(codes=["a", "b"], values=[123_456_789.0, float("nan")], label="kWh")
+    z = figs.ward_values(big)
+    assert z["dtype"] == "f8" and _decode(z)[0] == 123_456_789.0
+    small = figs.ward_values(MapValues(codes=["a", "b"], values=[12.3, float("nan")], label="x",
+                                       decimals=1))
+    assert small["dtype"] == "f4" and np.isnan(_decode(small)[1])
+
+
+def test_measure_patch_restyles_without_moving_the_map():
+    ops = _ops(figs.patch_measure(_values()))
+    assert ("data", 0, "colorscale") in ops and ("data", 0, "hovertemplate") in ops
+    assert ("data", 0, "locations") not in ops and ("layout", "map", "center") not in ops
+
+
 def test_colour_range_ignores_a_few_extreme_wards():
     values = MapValues(codes=[str(i) for i in range(100)], values=[1.0] * 98 + [500.0, 900.0],
                        label="x")
