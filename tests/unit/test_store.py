@@ -242,6 +242,35 @@ def test_usage_heatmap_matches_pandas(store, f):
     assert heat["kwh"].sum() == pytest.approx(s["kwh"].sum(), rel=1e-6)
 
 
+HEAT_FILTERS = [
+    UsageFilter(borough=B1),                                             # whole months only
+    UsageFilter(borough=B1, date_from="2024-04-15", date_to="2024-06-10"),  # edges and a month
+    UsageFilter(ward=W1, date_from="2024-05-03", date_to="2024-05-09"),  # inside one month
+    UsageFilter(speeds=("slow", "fast", "rapid"), date_from="2024-04-30"),
+    UsageFilter(operators=("Op A", "Op C"), date_to="2024-05-01"),
+]
+
+
+@pytest.mark.parametrize("f", HEAT_FILTERS, ids=str)
+def test_usage_heatmap_rollup_gives_the_scan_of_sessions(store, f):
+    """A selection's heat-map reads the per device, month and hour rollup for whole months and
+    session rows only at the period's edges: the same cells as scanning every session."""
+    d, params, _ = store._selection(f)
+    scan = store._df(f"""
+        WITH {d}
+        SELECT how, count(*) AS sessions, sum(kwh)::DOUBLE AS kwh FROM sim.sessions
+        WHERE day BETWEEN $first AND $last AND k IN (SELECT k FROM d)
+        GROUP BY how""", params).set_index("how").sort_index()
+    heat = store.usage_heatmap(f)
+    got = heat.assign(how=heat["weekday"] * 24 + heat["hour"]).set_index("how")
+    assert scan["sessions"].sum() > 0
+    assert got["sessions"].sum() == scan["sessions"].sum()
+    for how, row in scan.iterrows():
+        assert got.at[how, "sessions"] == row["sessions"]
+        assert got.at[how, "kwh"] == pytest.approx(row["kwh"], rel=1e-9)
+    assert (got.drop(index=scan.index)["sessions"] == 0).all()
+
+
 def test_device_history(store):
     history = store.device_history("d2", "month")
     assert len(history) == 3
