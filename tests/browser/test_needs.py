@@ -215,6 +215,8 @@ def test_keyboard_alone_picks_an_indicator_and_reaches_the_table(app_url, probe)
     page.keyboard.press("Tab")
     page.wait_for_timeout(100)
     assert page.evaluate("document.activeElement.id") == "needs-borough"
+    _settle(page)   # the indicator change re-renders parts of the page: type once it is done
+    assert page.evaluate("document.activeElement.id") == "needs-borough"
     page.keyboard.type("Lambeth", delay=40)
     page.wait_for_selector(".dash-dropdown-content .dash-dropdown-option:has-text('Lambeth')")
     page.wait_for_timeout(300)
