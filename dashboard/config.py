@@ -5,6 +5,7 @@ Every setting the app or the pipeline reads from the environment is defined here
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,17 @@ DEFAULT_RAW_DIR = ROOT.parent / "shared" / "data" / "raw"
 # Map styles that draw without any network access. Street tiles (e.g. "carto-positron") need the
 # network, so they are opt-in through BD_MAP_STYLE.
 OFFLINE_MAP_STYLES = {"white-bg"}
+
+# DuckDB's memory limit in each process (each gunicorn worker). Beyond it DuckDB evicts cached
+# blocks of the session index (they come back from the OS page cache, shared by the workers)
+# and spills to disk. 192MB keeps a worker's memory down at x10 usage with no query failing.
+DEFAULT_DUCKDB_MEMORY = "192MB"
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)\s*$", re.IGNORECASE)
+
+
+def _memory(value: str | None) -> str:
+    """A DuckDB memory size such as "192MB" or "1GiB"; the default for anything else."""
+    return value.strip() if value and _MEMORY.match(value) else DEFAULT_DUCKDB_MEMORY
 
 # The headless Chromium that prints ward profiles to PDF (and that the browser tests drive).
 CHROMIUM = os.environ.get("BD_CHROMIUM") or "/usr/bin/chromium"
@@ -38,6 +50,7 @@ class Config:
     sim_seed: int = 20240101
     sim_scale: float = 1.0
     base_url: str = ""
+    duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -60,4 +73,5 @@ class Config:
             sim_seed=seed,
             sim_scale=max(scale, 0.01),
             base_url=env.get("BD_BASE_URL", ""),
+            duckdb_memory=_memory(env.get("BD_DUCKDB_MEMORY")),
         )

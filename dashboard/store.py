@@ -46,12 +46,12 @@ import duckdb
 import pandas as pd
 
 from dashboard import schema, usage
+from dashboard.config import DEFAULT_DUCKDB_MEMORY
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "index.duckdb"
 INDEX_VERSION = "6"
-MEMORY_LIMIT = "2GB"  # per process; DuckDB spills to disk beyond it
 
 WARD_COLUMNS = {"ward2022": "ward2022_code", "ward2011": "ward2011_code"}
 BY_DIMENSIONS = ("speed_class", "operator", "borough_code", "ward2022_code", "ward2011_code",
@@ -393,7 +393,9 @@ class Store:
         data_dir = Path(self.config.data_dir)
         index = self.prepare()
         con = duckdb.connect()
-        con.execute(f"SET memory_limit = {_sql_text(MEMORY_LIMIT)}")
+        # Per process (config ``duckdb_memory``, BD_DUCKDB_MEMORY); DuckDB spills beyond it.
+        limit = getattr(self.config, "duckdb_memory", None) or DEFAULT_DUCKDB_MEMORY
+        con.execute(f"SET memory_limit = {_sql_text(limit)}")
         if index is not None:
             con.execute(f"ATTACH {_sql_text(index)} AS sim (READ_ONLY)")
             self._coverage = self._read_coverage(con)

@@ -398,6 +398,14 @@ def test_filter_normalises_its_values():
 
 
 # Concurrency -------------------------------------------------------------------------------------
+def test_duckdb_memory_limit_is_configured(store):
+    assert Config.from_env({}).duckdb_memory == "192MB"
+    assert Config.from_env({"BD_DUCKDB_MEMORY": " 1GiB "}).duckdb_memory == "1GiB"
+    for bad in ("lots", "64", "64MB; SET x = 1", "-1MB"):
+        assert Config.from_env({"BD_DUCKDB_MEMORY": bad}).duckdb_memory == "192MB", bad
+    assert store._df("SELECT current_setting('memory_limit') AS m")["m"][0] == "183.1 MiB"
+
+
 def test_threads_share_one_store(store):
     expected = store.usage_summary(FILTERS[1]).iloc[0]["sessions"]
     results, errors = [], []
