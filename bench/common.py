@@ -169,6 +169,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    label: str = ""                # names the log file when one app runs twice
 
     @property
     def url(self) -> str:
@@ -179,7 +180,8 @@ class Server:
 
         self.port = self.port or free_port()
         RESULTS.mkdir(parents=True, exist_ok=True)
-        self.log_path = RESULTS / f"server-{self.app.replace(':', '_')}.log"
+        name = self.app.replace(":", "_") + (f"-{self.label}" if self.label else "")
+        self.log_path = RESULTS / f"server-{name}.log"
         env = {**os.environ, "BD_LOG_LEVEL": "WARNING", **self.env}
         cmd = [sys.executable, "-m", "gunicorn", self.app, "-b", f"127.0.0.1:{self.port}",
                "-w", str(self.workers), "--threads", str(self.threads), "--preload",

@@ -47,8 +47,15 @@ def _run(clients: dict) -> dict:
     return out
 
 
-def _kinds(results: dict, clients: int, kinds: tuple[str, ...]) -> list[dict]:
-    runs = results["apps"]["ours"]["runs"]
+# Our app is measured twice in the same run: with its per-worker result cache off, so that every
+# request is computed as for a state never seen before, and as deployed, with the cache on, where
+# the replay's repeated states are answered from it. Targets are checked against both.
+OUR_RUNS = (("ours-nocache", "cache off: every request computed"),
+            ("ours", "cache on: replayed states"))
+
+
+def _kinds(results: dict, app: str, clients: int, kinds: tuple[str, ...]) -> list[dict]:
+    runs = results["apps"].get(app, {}).get("runs", [])
     run = next((r for r in runs if r["clients"] == clients), None)
     return [] if run is None else [run["kinds"][k] for k in kinds if k in run["kinds"]]
 
@@ -57,28 +64,29 @@ def check(results: dict) -> list[list]:
     """(target, figure, met) rows for every target whose benchmark ran."""
     rows = []
     cb = results.get("callbacks", {})
-    if "apps" in cb:
+    for app, how in OUR_RUNS if "apps" in cb else ():
         for label, kinds in (("map-only updates", ("map",)),
                              ("every response that updates the map", ("map", "map + charts"))):
-            found = _kinds(cb, 4, kinds)
+            found = _kinds(cb, app, 4, kinds)
             if found:
                 p95 = max(k["p95_ms"] for k in found)
                 size = max(k["wire_max"] for k in found) / 1024
                 json_size = max(k["json_max"] for k in found) / 1024
-                rows.append([f"{label}: p95 <= {MAP_P95_MS:g} ms at 4 clients",
+                rows.append([f"{label}: p95 <= {MAP_P95_MS:g} ms at 4 clients ({how})",
                              f"{fmt(p95)} ms", p95 <= MAP_P95_MS])
-                rows.append([f"{label}: response <= {MAP_KB:g} KB",
+                rows.append([f"{label}: response <= {MAP_KB:g} KB ({how})",
                              f"{fmt(size)} KB on the wire (max), {fmt(json_size)} KB JSON",
                              size <= MAP_KB])
-        found = _kinds(cb, 4, ("charts", "map + charts"))
+        found = _kinds(cb, app, 4, ("charts", "map + charts"))
         if found:
             p95 = max(k["p95_ms"] for k in found)
-            rows.append([f"aggregate chart responses: p95 <= {CHART_P95_MS:g} ms at 4 clients",
-                         f"{fmt(p95)} ms", p95 <= CHART_P95_MS])
-        ratio = next((r for r in cb["ratios"] if r["clients"] == 16), None)
+            rows.append([f"aggregate chart responses: p95 <= {CHART_P95_MS:g} ms at 4 clients "
+                         f"({how})", f"{fmt(p95)} ms", p95 <= CHART_P95_MS])
+        ratio = next((r for r in cb.get("ratios", [])
+                      if r["clients"] == 16 and r.get("app", "ours") == app), None)
         if ratio and ratio["changes_per_s_ratio"] is not None:
             rows.append([f"throughput at 16 clients >= {THROUGHPUT_RATIO:g}x baseline "
-                         "(filter changes/s)", f"{fmt(ratio['changes_per_s_ratio'])}x "
+                         f"(filter changes/s; {how})", f"{fmt(ratio['changes_per_s_ratio'])}x "
                          f"(requests/s: {fmt(ratio['req_per_s_ratio'])}x)",
                          ratio["changes_per_s_ratio"] >= THROUGHPUT_RATIO])
     fl = results.get("first_load", {})

@@ -26,6 +26,17 @@ DEFAULT_DUCKDB_MEMORY = "192MB"
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)\s*$", re.IGNORECASE)
 
 
+# Results of the EV page's callbacks kept per worker, keyed by the filter state (0: none).
+DEFAULT_EV_CACHE = 32
+
+
+def _entries(value: str | None) -> int:
+    try:
+        return max(0, int(value)) if value not in (None, "") else DEFAULT_EV_CACHE
+    except ValueError:
+        return DEFAULT_EV_CACHE
+
+
 def _memory(value: str | None) -> str:
     """A DuckDB memory size such as "192MB" or "1GiB"; the default for anything else."""
     return value.strip() if value and _MEMORY.match(value) else DEFAULT_DUCKDB_MEMORY
@@ -51,6 +62,7 @@ class Config:
     sim_scale: float = 1.0
     base_url: str = ""
     duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
+    ev_cache: int = DEFAULT_EV_CACHE
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -74,4 +86,5 @@ class Config:
             sim_scale=max(scale, 0.01),
             base_url=env.get("BD_BASE_URL", ""),
             duckdb_memory=_memory(env.get("BD_DUCKDB_MEMORY")),
+            ev_cache=_entries(env.get("BD_EV_CACHE")),
         )

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 import os
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Mapping
+from typing import Callable, Hashable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
@@ -73,6 +75,61 @@ DEFAULT_SORT = ("sessions", True)
 SPEED_SHORT = {"slow": "Slow", "fast": "Fast", "rapid": "Rapid", "ultra": "Ultra-rapid",
                "unknown": "Not published"}
 SHOW = {"all": "All devices", "unused": "Only devices with no sessions in the period"}
+
+
+# Results kept per worker ------------------------------------------------------------------------
+class Results:
+    """A small, bounded, thread-safe cache of results keyed by a filter state (least recently
+    used first out), one per worker process.
+
+    The data only changes when the app restarts (a new simulation or pipeline run means a new
+    process), so entries never go stale; the bound keeps memory flat. ``size`` 0 keeps nothing.
+    Two threads asking for the same missing key may both compute it; the second result wins.
+    """
+
+    def __init__(self, size: int):
+        self.size = max(0, int(size))
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable, make: Callable[[], object]):
+        if self.size == 0:
+            return make()
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            self.misses += 1
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_RESULTS: dict[str, Results] = {}
+_RESULTS_LOCK = threading.Lock()
+
+
+def results(name: str, size: int) -> Results:
+    """The cache called ``name`` of this process, made with ``size`` entries on first use."""
+    with _RESULTS_LOCK:
+        found = _RESULTS.get(name)
+        if found is None or found.size != max(0, int(size)):
+            found = _RESULTS[name] = Results(size)
+        return found
 
 
 # Devices -----------------------------------------------------------------------------------------
@@ -466,13 +523,28 @@ def ward_values(store, state: FilterState, wards: pd.DataFrame, measure: str) ->
         selected = select(all_devices(store), state)
         counts = selected["ward2022_code"].value_counts()
         return [float(counts.get(code, 0)) for code in wards["code"]]
-    per = store.usage_by(filters.usage_filter(state), "ward2022_code")
-    column = metrics.usage_metrics_columns(
-        {c: per[c].to_numpy(dtype="f8") for c in USAGE_COLUMNS})[measure]
-    if measure.endswith("utilisation"):
-        column = column * 100.0
-    by_code = dict(zip(per["ward2022_code"], column))
-    return [float(by_code.get(code, math.nan)) for code in wards["code"]]
+    by_code = _ward_usage(store, filters.usage_filter(state))[measure]
+    scale = 100.0 if measure.endswith("utilisation") else 1.0
+    return [float(by_code.get(code, math.nan)) * scale for code in wards["code"]]
+
+
+def _ward_usage(store, f) -> dict[str, dict[str, float]]:
+    """Usage measures per 2022 ward code of the selected devices (wards without any absent),
+    from one store query; kept per worker (``Config.ev_cache`` states)."""
+    def make():
+        per = store.usage_by(f, "ward2022_code")
+        columns = metrics.usage_metrics_columns(
+            {c: per[c].to_numpy(dtype="f8") for c in USAGE_COLUMNS})
+        codes = per["ward2022_code"].tolist()
+        return {m: dict(zip(codes, values.tolist())) for m, values in columns.items()}
+
+    return results("ward-usage", cache_size(store)).get((store, f), make)
+
+
+def cache_size(store) -> int:
+    """How many states the per-worker result caches keep (``Config.ev_cache``)."""
+    from dashboard.config import DEFAULT_EV_CACHE
+    return getattr(store.config, "ev_cache", DEFAULT_EV_CACHE)
 
 
 MAP_SIZE = (700, 470)  # pixels of map the view is fitted to (the figure less its legends)

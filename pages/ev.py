@@ -580,6 +580,19 @@ def update_map(measure, click, query, **values):
     return out
 
 
+def _panels(store, known, tables, state, freq, breakdown, table) -> dict:
+    """What ``update_panels`` shows for a filter state: figures, summary, headline figures and
+    the device table's first page. Kept per worker by state (``ev.results``): nothing in it
+    depends on what the browser shows now."""
+    loaded = ev.load(store, state, known, freq)
+    view = loaded.view
+    table_rows, table_state = _table_data(view, table)
+    return {"figures": _all_figures(store, loaded, known, tables, freq, breakdown),
+            "summary": _summary(view, known), "kpis": _kpi_items(view, store, known, tables),
+            "table-summary": ev.table_summary(view), "table-data": table_rows,
+            "table-state": table_state}
+
+
 @callback(
     output=PANEL_OUTPUTS,
     inputs={"key": Input(IDS["state"], "data"), "freq": Input(IDS["freq"], "value"),
@@ -598,27 +611,29 @@ def update_panels(key, freq, breakdown, query, shapes, table):
     freq = freq if freq in ev.FREQS else ev.DEFAULT_FREQ
     breakdown = breakdown if breakdown in ev.BREAKDOWN_METRICS else ev.DEFAULT_BREAKDOWN
 
+    key = _filters_key(state, defaults)  # canonical, whatever the browser sent
+    cache = ev.results("panels", ev.cache_size(store))
     if trigger == IDS["freq"]:
-        figures = {"trend": figs.usage_trend(
+        figures = cache.get((store, key, "trend", freq), lambda: {"trend": figs.usage_trend(
             ev.usage_series(store, state, freq), freq, filters.place_name(state, known),
-            fmt_period(state.date_from, state.date_to))}
+            fmt_period(state.date_from, state.date_to))})
         shown, _ = _state_from(query, known)  # with the map measure
         device_id, _ = ev.query_extras(query)
         out["query"] = ev.page_query(to_query(shown, defaults), device_id, freq)
     elif trigger == IDS["breakdown"]:
-        figures = _breakdown_figures(ev.build_view(store, state, known), breakdown)
+        figures = cache.get((store, key, "breakdown", breakdown), lambda: _breakdown_figures(
+            ev.build_view(store, state, known), breakdown))
     else:
-        loaded = ev.load(store, state, known, freq)
-        view = loaded.view
-        figures = _all_figures(store, loaded, known, tables, freq, breakdown)
-        table_rows, table_state = _table_data(
-            view, dict(_table_state(table), page=0, filters=to_query(state, defaults)))
-        kpis = _kpi_items(view, store, known, tables)
+        table = dict(_table_state(table), page=0, filters=to_query(state, defaults))
+        panels = cache.get(
+            (store, key, freq, breakdown, table["sort"], table["desc"], table["show"]),
+            lambda: _panels(store, known, tables, state, freq, breakdown, table))
+        figures = panels["figures"]
         out.update({
-            "summary": _summary(view, known),
-            **{k: _kpi_patch(kpis[k]) for k in KPI_LISTS},
-            "table-summary": ev.table_summary(view),
-            "table-data": table_rows, "table-state": table_state,
+            "summary": panels["summary"],
+            **{k: _kpi_patch(panels["kpis"][k]) for k in KPI_LISTS},
+            "table-summary": panels["table-summary"],
+            "table-data": panels["table-data"], "table-state": panels["table-state"],
         })
     updates, out["shapes"] = _refresh(figures, shapes)
     out.update(updates)

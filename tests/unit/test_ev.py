@@ -365,3 +365,43 @@ def test_usage_filter_of_the_state_matches(london):
     f = filters.usage_filter(london.replace(borough=LAMBETH, speeds=("rapid",)))
     assert f == UsageFilter(borough=LAMBETH, date_from=london.date_from, date_to=london.date_to,
                             speeds=("rapid",))
+
+
+# Results kept per worker --------------------------------------------------------------------------
+def test_results_keep_the_most_recent_states_only():
+    cache = ev.Results(2)
+    made = []
+
+    def make(value):
+        return lambda: made.append(value) or value
+
+    assert cache.get("a", make(1)) == 1 and cache.get("b", make(2)) == 2
+    assert cache.get("a", make(9)) == 1  # a hit: not made again, and now the most recent
+    assert cache.get("c", make(3)) == 3  # "b" is the least recently used: it goes
+    assert len(cache) == 2 and cache.get("b", make(4)) == 4
+    assert made == [1, 2, 3, 4] and (cache.hits, cache.misses) == (1, 4)
+
+
+def test_result_cache_size_is_configured():
+    from dashboard.config import Config
+    assert Config.from_env({}).ev_cache == 32
+    assert Config.from_env({"BD_EV_CACHE": "0"}).ev_cache == 0
+    assert Config.from_env({"BD_EV_CACHE": "many"}).ev_cache == 32
+
+
+def test_results_of_size_zero_keep_nothing():
+    cache = ev.Results(0)
+    calls = []
+    for _ in range(3):
+        cache.get("a", lambda: calls.append(1))
+    assert len(calls) == 3 and len(cache) == 0
+
+
+def test_kept_ward_values_are_the_computed_ones(store, known, london, tables):
+    state = london.replace(borough=LAMBETH, speeds=("fast",))
+    wards = tables.layers["ward2022"]
+    ev.results("ward-usage", ev.cache_size(store)).clear()
+    first = ev.ward_values(store, state, wards, "kwh")
+    again = ev.ward_values(store, state, wards, "kwh")
+    assert ev.results("ward-usage", ev.cache_size(store)).hits == 1
+    np.testing.assert_array_equal(first, again)
