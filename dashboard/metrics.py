@@ -10,8 +10,9 @@ Usage figures in this app are SIMULATED (see ``dashboard.usage``).
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping
+
+from dashboard.text import finite
 
 RAPID_KW = 50.0  # "rapid" in the DfT sense: 50 kW and over (rapid and ultra-rapid)
 HOURS_PER_DAY = 24.0
@@ -59,21 +60,10 @@ METRIC_DEFINITIONS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _number(value) -> float | None:
-    """A finite float, or None for None, NaN, infinities and non-numbers."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def ratio(numerator, denominator, multiplier: float = 1.0) -> float | None:
     """``numerator / denominator x multiplier``; None if either is missing or the denominator
     is not positive."""
-    num, den = _number(numerator), _number(denominator)
+    num, den = finite(numerator), finite(denominator)
     if num is None or den is None or den <= 0:
         return None
     return num / den * multiplier
@@ -81,7 +71,7 @@ def ratio(numerator, denominator, multiplier: float = 1.0) -> float | None:
 
 def device_days(available_device_hours) -> float | None:
     """Available device-days: available device-hours / 24 (None if missing)."""
-    hours = _number(available_device_hours)
+    hours = finite(available_device_hours)
     return None if hours is None else hours / HOURS_PER_DAY
 
 
@@ -115,7 +105,7 @@ def estimated_charging_hours(kwh, rated_kw, plugged_hours) -> float | None:
     None when the rating is unknown (not positive) or an input is missing. The session index in
     ``dashboard.store`` computes the same quantity for every session.
     """
-    energy, kw, hours = _number(kwh), _number(rated_kw), _number(plugged_hours)
+    energy, kw, hours = finite(kwh), finite(rated_kw), finite(plugged_hours)
     if energy is None or kw is None or hours is None or kw <= 0:
         return None
     return min(hours, max(energy, 0.0) / kw)
@@ -150,7 +140,7 @@ def rapid_devices_per_100k(rapid_devices, residents) -> float | None:
 
 def is_rapid(max_kw) -> bool:
     """True for a device rated ``RAPID_KW`` (50 kW) or more."""
-    kw = _number(max_kw)
+    kw = finite(max_kw)
     return kw is not None and kw >= RAPID_KW
 
 
@@ -165,10 +155,10 @@ def usage_metrics(totals: Mapping) -> dict[str, float | None]:
     ``sessions``, ``kwh`` and ``plugged_hours`` are None when the selection has no devices
     (nothing to count), else the totals themselves (0 when devices had no sessions).
     """
-    has_devices = (_number(totals.get("devices")) or 0) > 0
+    has_devices = (finite(totals.get("devices")) or 0) > 0
 
     def total(name: str) -> float | None:
-        return _number(totals.get(name)) if has_devices else None
+        return finite(totals.get(name)) if has_devices else None
 
     hours = totals.get("available_device_hours") if has_devices else None
     return {

@@ -23,7 +23,7 @@ MONTH_NAMES = (
 PREFIX_UNITS = frozenset({"£", "$", "€"})
 
 
-def _finite(value: object) -> float | None:
+def finite(value: object) -> float | None:
     """``value`` as a float, or None when it is missing or not a finite number.
 
     Accepts Python and NumPy numbers, ``Decimal`` and numeric strings; ``None``, NaN, infinities,
@@ -50,7 +50,7 @@ def fmt_number(value: object, decimals: int = 0) -> str:
 
     Missing or non-finite values give ``"no data"``.
     """
-    number = _finite(value)
+    number = finite(value)
     if number is None:
         return NO_DATA
     if decimals < 0:
@@ -64,7 +64,7 @@ def fmt_pct(value: object, decimals: int = 1, *, fraction: bool = False) -> str:
     ``value`` is already a percentage unless ``fraction`` is True, when it is a share of one
     (``fmt_pct(0.1234, fraction=True) -> "12.3%"``), as utilisation and idle share are.
     """
-    number = _finite(value)
+    number = finite(value)
     if number is None:
         return NO_DATA
     return f"{fmt_number(number * 100 if fraction else number, decimals)}%"

@@ -11,7 +11,6 @@ from it touches an end; for indicators where lower is better the row is mirrored
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -19,6 +18,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from dashboard.figures.maps import FONT, base_layout
+from dashboard.text import finite
 
 CENTRE = 0.5
 VERDICTS = ("better", "worse", "similar", "neutral", "none")
@@ -26,16 +26,6 @@ VERDICT_SYMBOLS = {"better": "▲", "worse": "▼", "similar": "●", "neutral":
 LINE_COLOURS = {"ward": "#1d70b8", "borough": "#0b0c0c", "london": "#6f777b", "compare": "#912b88"}
 LINE_DASHES = {"ward": "solid", "borough": "dash", "london": "dot", "compare": "dashdot"}
 FINDER_FILL = "#c9e0f2"
-
-
-def _finite(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)
@@ -73,7 +63,7 @@ class SpinePositions:
 
 def spine_half_width(row: SpineRow) -> float | None:
     """The scale of a row: the distance from the benchmark to the London ward furthest from it."""
-    bench, low, high = _finite(row.benchmark), _finite(row.low), _finite(row.high)
+    bench, low, high = finite(row.benchmark), finite(row.low), finite(row.high)
     if bench is None or low is None or high is None:
         return None
     return max(abs(high - bench), abs(bench - low))
@@ -82,7 +72,7 @@ def spine_half_width(row: SpineRow) -> float | None:
 def spine_position(value, row: SpineRow) -> float | None:
     """Where ``value`` sits on the row: ``CENTRE`` + signed distance from the benchmark / (2 x
     half width), mirrored when lower is better, clipped to [0, 1]. None for a missing value."""
-    number, bench = _finite(value), _finite(row.benchmark)
+    number, bench = finite(value), finite(row.benchmark)
     half = spine_half_width(row)
     if number is None or bench is None or half is None:
         return None
@@ -202,7 +192,7 @@ def vehicles_chart(lines: Sequence[Line], *, unit: str, decimals: int = 1,
     starts = sorted(_quarter_start(p) for line in lines for p in line.periods)
     for line in lines:
         x = [_quarter_start(p) for p in line.periods]
-        y = [_finite(v) for v in line.values]
+        y = [finite(v) for v in line.values]
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="lines", name=line.name,
             customdata=[_quarter_label(p) for p in line.periods],
