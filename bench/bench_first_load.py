@@ -1,6 +1,6 @@
 """First load of each page in headless Chromium: bytes transferred by type and time to the map.
 
-    python -m bench.bench_first_load [--reps 2] [--no-slow]
+    python -m bench.bench_first_load [--reps 2] [--no-slow] [--pages /ev]
 
 The app runs under gunicorn (2 workers, 4 threads, ``--preload``) on loopback and is warmed
 first (every page loaded once), so "cold" means a cold browser, not a cold server. Each page
@@ -223,7 +223,7 @@ def _median_of(samples: list[dict]) -> dict:
     }
 
 
-def run(reps: int = 2, slow: bool = True, workers: int = 2) -> dict:
+def run(reps: int = 2, slow: bool = True, workers: int = 2, pages=PAGES) -> dict:
     from playwright.sync_api import sync_playwright
 
     results = {"machine": machine_facts(), "settings": {"reps": reps, "slow_network": SLOW,
@@ -237,7 +237,7 @@ def run(reps: int = 2, slow: bool = True, workers: int = 2) -> dict:
                     context.new_page().goto(server.url + path, wait_until="networkidle")
                     context.close()
             for network in ([False, True] if slow else [False]):
-                for path in PAGES:
+                for path in pages:
                     results["loads"].append(measure(browser, server.url, path, network, reps))
                     print(f"  {path} {'slow' if network else 'loopback'} done", flush=True)
         finally:
@@ -265,8 +265,10 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=2, help="cold+warm loads per page")
     parser.add_argument("--no-slow", action="store_true", help="skip the slow network")
+    parser.add_argument("--pages", nargs="+", default=list(PAGES),
+                        help="measure only these pages (every page still warms the server)")
     args = parser.parse_args(argv)
-    results = run(args.reps, not args.no_slow)
+    results = run(args.reps, not args.no_slow, pages=tuple(args.pages))
     path = save("first-load", results)
     print(report(results))
     print(f"\nresults: {path}")

@@ -13,12 +13,19 @@ NAV = (
 )
 NAV_IDS = [f"nav-{i}" for i in range(len(NAV))]
 
+# plotly.js (1.4 MB compressed) and the chunks that draw graphs and dropdowns are otherwise
+# only requested once the page's layout has arrived and been rendered; preloading them lets
+# their download overlap the other scripts and the layout request. The URLs are the ones
+# dcc.Graph and dcc.Dropdown ask for (the app is served at the root).
 INDEX_STRING = """<!DOCTYPE html>
 <html lang="en-GB">
 <head>
 {%metas%}
 <title>{%title%}</title>
 {%favicon%}
+<link rel="preload" as="script" href="/_dash-component-suites/plotly/package_data/plotly.min.js">
+<link rel="preload" as="script" href="/_dash-component-suites/dash/dcc/async-graph.js">
+<link rel="preload" as="script" href="/_dash-component-suites/dash/dcc/async-dropdown.js">
 {%css%}
 </head>
 <body>
