@@ -339,13 +339,11 @@ def layout(**query):
     if device_id and device is None:
         known_device = ev.device_by_id(ev.all_devices(store), device_id) is not None
         notes = [*notes, DEVICE_OUTSIDE if known_device else UNKNOWN_DEVICE]
-    loaded = ev.load(store, state, known, freq)
-    view = loaded.view
     measure = ev.measure_of(state)
-    table_data, table = _table_data(view, dict(_table_state(None),
-                                               filters=to_query(state, defaults)))
-    figures = _all_figures(store, loaded, known, tables, freq, ev.DEFAULT_BREAKDOWN)
-    kpis = _kpi_items(view, store, known, tables)
+    panels = _kept_panels(store, known, tables, state, defaults, freq, ev.DEFAULT_BREAKDOWN,
+                          dict(_table_state(None), filters=to_query(state, defaults)))
+    figures, kpis, table_data = panels["figures"], panels["kpis"], panels["table-data"]
+    table = panels["table-state"]
     query_text = ev.page_query(to_query(state, defaults),
                                None if device is None else device["device_id"], freq)
     return html.Div(className="ev-page", children=[
@@ -365,7 +363,7 @@ def layout(**query):
                "thin, by borough and ward. Choose an area and filters, or click the map.",
                className="lede"),
         _filter_bar(state, known),
-        html.Div(_summary(view, known), id=IDS["summary"], role="status",
+        html.Div(panels["summary"], id=IDS["summary"], role="status",
                  **{"aria-live": "polite"}),
 
         html.H2("Map"),
@@ -443,7 +441,7 @@ def layout(**query):
 
         html.H2("Devices"),
         ui.simulated_label(),
-        html.P(ev.table_summary(view), id=IDS["table-summary"]),
+        html.P(panels["table-summary"], id=IDS["table-summary"]),
         html.Fieldset(className="inline-choice", children=[
             html.Legend("Show", className="field__label"),
             dcc.RadioItems(id=IDS["show"], value=table["show"], inline=True,
@@ -593,6 +591,15 @@ def _panels(store, known, tables, state, freq, breakdown, table) -> dict:
             "table-state": table_state}
 
 
+def _kept_panels(store, known, tables, state, defaults, freq, breakdown, table) -> dict:
+    """``_panels`` through this worker's results (the page layout and ``update_panels`` share
+    them)."""
+    key = (store, _filters_key(state, defaults), freq, breakdown, table["sort"], table["desc"],
+           table["show"])
+    return ev.results("panels", ev.cache_size(store)).get(
+        key, lambda: _panels(store, known, tables, state, freq, breakdown, table))
+
+
 @callback(
     output=PANEL_OUTPUTS,
     inputs={"key": Input(IDS["state"], "data"), "freq": Input(IDS["freq"], "value"),
@@ -625,9 +632,7 @@ def update_panels(key, freq, breakdown, query, shapes, table):
             ev.build_view(store, state, known), breakdown))
     else:
         table = dict(_table_state(table), page=0, filters=to_query(state, defaults))
-        panels = cache.get(
-            (store, key, freq, breakdown, table["sort"], table["desc"], table["show"]),
-            lambda: _panels(store, known, tables, state, freq, breakdown, table))
+        panels = _kept_panels(store, known, tables, state, defaults, freq, breakdown, table)
         figures = panels["figures"]
         out.update({
             "summary": panels["summary"],
