@@ -11,9 +11,10 @@
    and week, ``usage_by`` ward, speed, operator and device, ``usage_heatmap``) for all of London,
    a borough and a ward, each with a 12-month period and with the period plus a speed filter,
    at x1 and at ``--scale``: median and 95th percentile over ``--reps`` runs after one warm-up.
-3. Memory: the app under gunicorn (2 workers, ``--preload``) at x1 and at ``--scale``; after
-   warming each with page loads and the callback benchmark's filter changes, the proportional
-   set size (PSS, /proc/<pid>/smaps_rollup) of every worker.
+3. Memory: the app under gunicorn (2 workers, ``--preload``) at x1 and at ``--scale`` with the
+   default DuckDB memory limit, and at ``--scale`` with 64MB; after warming each with page
+   loads and the callback benchmark's filter changes, the proportional set size (PSS,
+   /proc/<pid>/smaps_rollup) of every worker.
 """
 from __future__ import annotations
 
@@ -104,13 +105,18 @@ def run_queries(config: Config, reps: int) -> list[dict]:
     return out
 
 
+LOW_MEMORY = "64MB"  # also measured at x10: the DuckDB limit that keeps workers smallest
+
+
 def worker_memory(config: Config, workers: int = 2) -> dict:
-    """PSS of each gunicorn worker after page loads and the EV page's filter changes."""
+    """PSS of each gunicorn worker after page loads and the EV page's filter changes (DuckDB's
+    memory limit as in ``config``)."""
     from playwright.sync_api import sync_playwright
 
     from bench import bench_callbacks, bench_first_load
 
-    env = {"BD_CACHE_DIR": str(config.cache_dir), "BD_SIM_SCALE": f"{config.sim_scale:g}"}
+    env = {"BD_CACHE_DIR": str(config.cache_dir), "BD_SIM_SCALE": f"{config.sim_scale:g}",
+           "BD_DUCKDB_MEMORY": config.duckdb_memory}
     problem = None
     with Server("app:server", workers=workers, env=env, ready_path="/healthz") as server:
         with sync_playwright() as pw:
@@ -133,8 +139,8 @@ def worker_memory(config: Config, workers: int = 2) -> dict:
                                             max_requests=plan * 2, duration=60)
             requests_sent, errors = replay["requests"] + plan, replay["errors"]
         memory = server.memory()
-    return {"scale": config.sim_scale, "warm_requests": requests_sent, "errors": errors,
-            "problem": problem, **memory}
+    return {"scale": config.sim_scale, "duckdb_memory": config.duckdb_memory,
+            "warm_requests": requests_sent, "errors": errors, "problem": problem, **memory}
 
 
 def run(scale: float = 10.0, cache_dir: Path | None = None, fresh: bool = False,
@@ -154,7 +160,8 @@ def run(scale: float = 10.0, cache_dir: Path | None = None, fresh: bool = False,
         results["queries"] += run_queries(config, reps)
         print(f"  x{config.sim_scale:g} queries done", flush=True)
     if memory:
-        for config in configs:
+        low = dataclasses.replace(configs[-1], duckdb_memory=LOW_MEMORY)
+        for config in [*configs, *([low] if low != configs[-1] else [])]:
             results["memory"].append(worker_memory(config))
             print(f"  x{config.sim_scale:g} memory done", flush=True)
     return results
@@ -180,13 +187,14 @@ def report(results: dict) -> str:
         heads += [f"x{s:g} median ms", f"x{s:g} p95 ms"]
     lines += ["", table(heads, rows)]
     if results["memory"]:
-        rows = [[f"x{m['scale']:g}", m["warm_requests"], m["errors"],
+        rows = [[f"x{m['scale']:g}", m.get("duckdb_memory", "-"), m["warm_requests"],
+                 m["errors"],
                  fmt(m["master_pss_mb"], 0),
                  ", ".join(fmt(w["pss_mb"], 0) for w in m["workers"]),
                  ", ".join(fmt(w["rss_mb"], 0) for w in m["workers"])]
                 for m in results["memory"]]
-        lines += ["", table(["scale", "warm-up requests", "errors", "master PSS MB",
-                             "worker PSS MB", "worker RSS MB"], rows)]
+        lines += ["", table(["scale", "DuckDB limit", "warm-up requests", "errors",
+                             "master PSS MB", "worker PSS MB", "worker RSS MB"], rows)]
         lines += [f"x{m['scale']:g}: {m['problem']}" for m in results["memory"] if m["problem"]]
     return "\n".join(lines)
 

@@ -107,13 +107,17 @@ def check(results: dict) -> list[list]:
         rows.append([f"x{worst['scale']:g} aggregate queries p95 <= {SCALE_P95_MS:g} ms",
                      f"worst {fmt(worst['p95_ms'])} ms ({worst['query']}, {worst['place']}, "
                      f"{worst['filter']})", worst["p95_ms"] <= SCALE_P95_MS])
+    from dashboard.config import DEFAULT_DUCKDB_MEMORY
     for mem in sc.get("memory", []):
         if mem["scale"] == 1.0:
             continue
         pss = [w["pss_mb"] for w in mem["workers"] if w["pss_mb"] is not None]
+        limit = mem.get("duckdb_memory", DEFAULT_DUCKDB_MEMORY)
+        how = ("default" if limit == DEFAULT_DUCKDB_MEMORY else "set")
         if pss:
-            rows.append([f"x{mem['scale']:g} PSS <= {PSS_MB:g} MB per worker",
-                         ", ".join(f"{fmt(p, 0)} MB" for p in pss), max(pss) <= PSS_MB])
+            rows.append([f"x{mem['scale']:g} PSS <= {PSS_MB:g} MB per worker (DuckDB limit "
+                         f"{limit}, {how})", ", ".join(f"{fmt(p, 0)} MB" for p in pss),
+                         max(pss) <= PSS_MB])
     return rows
 
 

@@ -5,14 +5,16 @@ import datetime as dt
 import json
 import multiprocessing
 import threading
+from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from dashboard import metrics, schema
 from dashboard.config import Config
-from dashboard.store import BY_DIMENSIONS, USAGE_COLUMNS, Store, UsageFilter
+from dashboard.store import BY_DIMENSIONS, USAGE_COLUMNS, Store, UsageFilter, ensure_tables
 
 B1, B2 = "E09000001", "E09000002"
 W1, W2, W3 = "E05000001", "E05000002", "E05000003"
@@ -399,11 +401,36 @@ def test_filter_normalises_its_values():
 
 # Concurrency -------------------------------------------------------------------------------------
 def test_duckdb_memory_limit_is_configured(store):
-    assert Config.from_env({}).duckdb_memory == "192MB"
+    assert Config.from_env({}).duckdb_memory == "128MB"
     assert Config.from_env({"BD_DUCKDB_MEMORY": " 1GiB "}).duckdb_memory == "1GiB"
     for bad in ("lots", "64", "64MB; SET x = 1", "-1MB"):
-        assert Config.from_env({"BD_DUCKDB_MEMORY": bad}).duckdb_memory == "192MB", bad
-    assert store._df("SELECT current_setting('memory_limit') AS m")["m"][0] == "183.1 MiB"
+        assert Config.from_env({"BD_DUCKDB_MEMORY": bad}).duckdb_memory == "128MB", bad
+    assert store._df("SELECT current_setting('memory_limit') AS m")["m"][0] == "122.0 MiB"
+    spill = store._df("SELECT current_setting('temp_directory') AS t")["t"][0]
+    assert Path(spill).parent == Path(store.config.cache_dir)
+
+
+def test_indicators_are_read_from_a_shared_file_not_copied_per_worker(store, tmp_path):
+    kinds = store._df("SELECT table_name, table_type FROM information_schema.tables "
+                      "WHERE table_name IN ('indicators', 'catalogue') "
+                      "AND table_catalog = current_database() ORDER BY 1")
+    assert list(kinds["table_type"]) == ["VIEW", "VIEW"]
+    # The file follows the data: a changed indicators file rebuilds it.
+    data = Path(store.config.data_dir)
+    frame = pd.read_parquet(schema.indicators_path(data))
+    copy = tmp_path / "data"
+    copy.mkdir()
+    frame.to_parquet(schema.indicators_path(copy), index=False)
+    path = ensure_tables(copy, tmp_path / "cache")
+    assert ensure_tables(copy, tmp_path / "cache") == path
+    frame.assign(value=frame["value"] * 2).to_parquet(schema.indicators_path(copy), index=False)
+    ensure_tables(copy, tmp_path / "cache")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        total = con.execute("SELECT sum(value) FROM indicators").fetchone()[0]
+    finally:
+        con.close()
+    assert total == pytest.approx(2 * frame["value"].sum())
 
 
 def test_threads_share_one_store(store):
