@@ -75,43 +75,65 @@
         return out;
     }
 
+    /* Device positions by URL, fetched once per page (the URL changes with the content). */
+    const fetched = {}, fetching = {};
+
+    function loadPoints(url) {
+        if (!fetching[url]) {
+            fetching[url] = fetch(url, {credentials: "same-origin"}).then(function (r) {
+                if (!r.ok) { throw new Error("device positions: HTTP " + r.status); }
+                return r.json();
+            }).then(function (all) { fetched[url] = all; return all; });
+        }
+        return fetching[url];
+    }
+
+    function draw(selection, points, figure) {
+        const lon = floats(points.lon), lat = floats(points.lat);
+        const speed = bytes(points.speed), rows = rowsOf(selection, lon.length);
+        const names = selection.names || null;
+        const parts = points.traces.map(function () {
+            return {lon: [], lat: [], row: [], text: []};
+        });
+        const ring = {lon: [], lat: [], size: []};
+        for (let k = 0; k < rows.length; k++) {
+            const i = rows[k], s = speed[i], part = parts[s];
+            part.lon.push(lon[i]); part.lat.push(lat[i]); part.row.push(i);
+            if (names) { part.text.push(names[k]); }
+            if (points.ringSizes[s]) {
+                ring.lon.push(lon[i]); ring.lat.push(lat[i]);
+                ring.size.push(points.ringSizes[s]);
+            }
+        }
+        const data = figure.data.slice();
+        points.traces.forEach(function (t, s) {
+            data[t] = Object.assign({}, data[t], {
+                lon: parts[s].lon, lat: parts[s].lat, customdata: parts[s].row,
+                text: parts[s].text,
+                hovertemplate: (names ? "<b>%{text}</b><br>" : "") + points.labels[s] +
+                    "<br>Click for details<extra></extra>"
+            });
+        });
+        data[points.ring] = Object.assign({}, data[points.ring], {
+            lon: ring.lon, lat: ring.lat,
+            marker: Object.assign({}, data[points.ring].marker, {size: ring.size})
+        });
+        return Object.assign({}, figure, {data: data});
+    }
+
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         ev: {
             /* Fill the map's device traces with the selected devices: lon/lat as float arrays,
                the device's row in customdata, names for hover labels when the server sent them
-               (small selections). points: every device, sent once; selection: which rows. */
+               (small selections). points: every device, fetched once from its URL (or given
+               inline); selection: which rows. */
             drawPoints: function (selection, points, figure) {
                 if (!selection || !points || !figure) { return window.dash_clientside.no_update; }
-                const lon = floats(points.lon), lat = floats(points.lat);
-                const speed = bytes(points.speed), rows = rowsOf(selection, lon.length);
-                const names = selection.names || null;
-                const parts = points.traces.map(function () {
-                    return {lon: [], lat: [], row: [], text: []};
+                const loaded = points.url ? fetched[points.url] : points;
+                if (loaded) { return draw(selection, loaded, figure); }
+                return loadPoints(points.url).then(function (all) {
+                    return draw(selection, all, figure);
                 });
-                const ring = {lon: [], lat: [], size: []};
-                for (let k = 0; k < rows.length; k++) {
-                    const i = rows[k], s = speed[i], part = parts[s];
-                    part.lon.push(lon[i]); part.lat.push(lat[i]); part.row.push(i);
-                    if (names) { part.text.push(names[k]); }
-                    if (points.ringSizes[s]) {
-                        ring.lon.push(lon[i]); ring.lat.push(lat[i]);
-                        ring.size.push(points.ringSizes[s]);
-                    }
-                }
-                const data = figure.data.slice();
-                points.traces.forEach(function (t, s) {
-                    data[t] = Object.assign({}, data[t], {
-                        lon: parts[s].lon, lat: parts[s].lat, customdata: parts[s].row,
-                        text: parts[s].text,
-                        hovertemplate: (names ? "<b>%{text}</b><br>" : "") + points.labels[s] +
-                            "<br>Click for details<extra></extra>"
-                    });
-                });
-                data[points.ring] = Object.assign({}, data[points.ring], {
-                    lon: ring.lon, lat: ring.lat,
-                    marker: Object.assign({}, data[points.ring].marker, {size: ring.size})
-                });
-                return Object.assign({}, figure, {data: data});
             },
 
             /* Table children, status, and whether Previous / Next are disabled. */

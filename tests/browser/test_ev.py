@@ -238,3 +238,27 @@ def test_narrow_screen_has_no_sideways_scrolling(app_url, probe):
     probe.wait_idle()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert probe.console_errors == []
+
+
+def test_device_positions_come_once_from_a_cacheable_url(app_url, probe, data):
+    import requests
+
+    store = data[0]
+    page = probe.page
+    fetched = []
+    page.on("response", lambda r: fetched.append(r) if "/ev-points/" in r.url else None)
+    probe.goto(f"{app_url}/ev", ready="#ev-heading")
+    probe.wait_idle()
+    assert len(fetched) == 1 and fetched[0].status == 200
+    url = fetched[0].url
+    assert _points(page) == len(ev.all_devices(store))
+    response = requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert requests.get(url.replace("points.", "points.0"), timeout=30).status_code == 404
+    # a filter change reuses the positions already fetched
+    _choose(page, "ev-borough", LAMBETH)
+    expect(page.locator("#ev-heading")).to_have_text("EV charging in Lambeth")
+    probe.wait_idle()
+    assert len(fetched) == 1
+    assert probe.console_errors == []
