@@ -380,7 +380,8 @@ def supply_kpis(view: View, store, known: Known, layers) -> list[Kpi]:
     layer, code, area = area_key(view.state, known, layers)
     ldn = schema.LONDON_CODE
     on_map = view.devices
-    rapid = int(sum(metrics.is_rapid(kw) for kw in on_map["max_kw"]))
+    kw = pd.to_numeric(on_map["max_kw"], errors="coerce").to_numpy(dtype="f8", na_value=np.nan)
+    rapid = int(np.count_nonzero(np.isfinite(kw) & (kw >= metrics.RAPID_KW)))  # is_rapid
     public = dft_value(store, "ev_public_devices", layer, code, DFT_YEAR)
     vehicles = dft_value(store, "ev_plugin_vehicles", layer, code, DFT_QUARTER)
     residents = dft_value(store, "usual_residents", layer, code)
@@ -636,10 +637,11 @@ def table_page(view: View, sort: str, descending: bool, page: int, show: str
     order = pd.DataFrame({"k": key.to_numpy(), "id": d["device_id"].to_numpy()})
     order = order.sort_values(["k", "id"], ascending=[not descending, True],
                               na_position="last", kind="stable")
-    d = d.iloc[order.index.to_numpy()]
     pages = max(1, math.ceil(len(d) / PAGE_SIZE))
     page = min(max(int(page or 0), 0), pages - 1)
-    return d.iloc[page * PAGE_SIZE:(page + 1) * PAGE_SIZE], page, pages, len(d)
+    # Take only the page's rows from the (wide) device frame, not the whole frame in order.
+    at = order.index.to_numpy()[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    return d.iloc[at], page, pages, len(d)
 
 
 def table_data(view: View, sort: str, descending: bool, page: int, show: str) -> dict:

@@ -126,8 +126,10 @@ def _serve_points(name: str):
     return response
 
 
-# Pages are imported while the app is created, before any request: add the route to its server.
-dash.get_app().server.add_url_rule(POINTS_ROUTE + "<name>", "ev_points", _serve_points)
+# Pages are imported while the app is created, before any request: add the route to its server
+# (once: this module may be imported again later, by name).
+if "ev_points" not in dash.get_app().server.view_functions:
+    dash.get_app().server.add_url_rule(POINTS_ROUTE + "<name>", "ev_points", _serve_points)
 
 
 # Components --------------------------------------------------------------------------------------
