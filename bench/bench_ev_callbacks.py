@@ -1,11 +1,13 @@
 """Replay EV-page filter changes over HTTP and report server time, wall time and response size.
 
-Starts the app under gunicorn (2 workers, --preload) on loopback, learns the EV page's filter
-callback from ``/_dash-dependencies`` and the page's control values from the pages router (the
-same ``/_dash-update-component`` request a browser makes to open ``/ev?...``), then sends a
-bounded number of borough, ward, period and speed changes, one at a time, each from a realistic
-"before" view. Server time is our ``Server-Timing: app;dur=`` header; bytes are the JSON body
-(decompressed) and what went over the wire (gzip).
+Starts the app under gunicorn (2 workers, --preload) on loopback, learns the EV page's map
+callback (``update_map``) from ``/_dash-dependencies`` and the page's control values from the
+pages router (the same ``/_dash-update-component`` request a browser makes to open
+``/ev?...``), then sends a bounded number of borough, ward, period and speed changes, one at a
+time, each from a realistic "before" view. A filter change is two requests, the map's and then
+the panels'; this sends the first only (``python -m bench.bench_callbacks`` replays both).
+Server time is our ``Server-Timing: app;dur=`` header; bytes are the JSON body (decompressed)
+and what went over the wire (gzip).
 
     python bench/bench_ev_callbacks.py [--count 50] [--port 8191] [--url http://host:port]
 
