@@ -11,6 +11,9 @@ applied to summed totals; every number says where it comes from:
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import math
 import os
 import threading
@@ -22,12 +25,14 @@ from functools import lru_cache
 from typing import Callable, Hashable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
+import flask
 import numpy as np
 import pandas as pd
 
 from dashboard import filters, metrics, schema
 from dashboard.export import ExportMeta
 from dashboard.figures import MapValues, zoom_for_extent
+from dashboard.figures.ev import device_points
 from dashboard.state import FilterState, Known
 from dashboard.store import USAGE_COLUMNS
 from dashboard.text import NO_DATA, fmt_month, fmt_number, fmt_pct, fmt_period
@@ -799,3 +804,45 @@ def trend_export(series: pd.DataFrame, freq: str) -> pd.DataFrame:
         "sessions_per_device_day_simulated": series["sessions_per_device_day"],
         "kwh_per_device_day_simulated": series["kwh_per_device_day"],
     })
+
+
+# Every device's position, served once -----------------------------------------------------------
+POINTS_ROUTE = "/ev-points/"
+YEAR = 365 * 24 * 3600
+
+
+@lru_cache(maxsize=2)
+def _points_file(store) -> tuple[str, bytes, bytes]:
+    """(name, JSON, gzipped JSON) of ``figs.device_points`` for every device; the name carries
+    a hash of the content, so the browser may keep it for a year."""
+    raw = json.dumps(device_points(all_devices(store).frame),
+                     separators=(",", ":")).encode()
+    name = f"points.{hashlib.sha256(raw).hexdigest()[:12]}.json"
+    return name, raw, gzip.compress(raw, compresslevel=9, mtime=0)
+
+
+def points_url(store) -> str:
+    return POINTS_ROUTE + _points_file(store)[0]
+
+
+def _serve_points(name: str):
+    from dashboard import runtime
+
+    found, raw, packed = _points_file(runtime.store())
+    if name != found:
+        flask.abort(404)
+    gz = "gzip" in flask.request.headers.get("Accept-Encoding", "")
+    response = flask.Response(packed if gz else raw, mimetype="application/json")
+    if gz:
+        response.headers["Content-Encoding"] = "gzip"
+    response.direct_passthrough = True  # already compressed: flask-compress leaves it alone
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
+    response.headers["ETag"] = f'"{name}"'
+    return response
+
+
+def register_routes(server) -> None:
+    """Add the device-positions route to the Flask server (once)."""
+    if "ev_points" not in server.view_functions:
+        server.add_url_rule(POINTS_ROUTE + "<name>", "ev_points", _serve_points)

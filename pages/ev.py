@@ -4,17 +4,13 @@ The numbers come from ``dashboard.ev`` and the charts from ``dashboard.figures.e
 change is two requests (see "Callbacks"): first the map gets a ``Patch`` of ward values (never
 geometry) and the selected devices (rows or a bit set) that ``assets/ev.js`` turns into points,
 from every device's position fetched once from a fingerprinted, cacheable URL
-(``POINTS_ROUTE``); then the headline cards get a ``Patch`` of their texts, and each chart a
+(``dashboard.ev.POINTS_ROUTE``); then the headline cards get a ``Patch`` of their texts, and each chart a
 ``Patch`` of its data when the browser already shows a chart of the same structure
 (``figs.refresh``). The device table travels as compact rows that ``assets/ev.js`` draws.
 """
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 from datetime import datetime
-from functools import lru_cache
 
 import dash
 import flask
@@ -90,46 +86,6 @@ def _selected_device(store, state: FilterState, device_id: str | None):
 
 def _point(device) -> dict | None:
     return None if device is None else {"lon": float(device["lon"]), "lat": float(device["lat"])}
-
-
-# Every device's position, served once -----------------------------------------------------------
-POINTS_ROUTE = "/ev-points/"
-YEAR = 365 * 24 * 3600
-
-
-@lru_cache(maxsize=2)
-def _points_file(store) -> tuple[str, bytes, bytes]:
-    """(name, JSON, gzipped JSON) of ``figs.device_points`` for every device; the name carries
-    a hash of the content, so the browser may keep it for a year."""
-    raw = json.dumps(figs.device_points(ev.all_devices(store).frame),
-                     separators=(",", ":")).encode()
-    name = f"points.{hashlib.sha256(raw).hexdigest()[:12]}.json"
-    return name, raw, gzip.compress(raw, compresslevel=9, mtime=0)
-
-
-def _points_url(store) -> str:
-    return POINTS_ROUTE + _points_file(store)[0]
-
-
-def _serve_points(name: str):
-    found, raw, packed = _points_file(runtime.store())
-    if name != found:
-        flask.abort(404)
-    gz = "gzip" in flask.request.headers.get("Accept-Encoding", "")
-    response = flask.Response(packed if gz else raw, mimetype="application/json")
-    if gz:
-        response.headers["Content-Encoding"] = "gzip"
-    response.direct_passthrough = True  # already compressed: flask-compress leaves it alone
-    response.headers["Vary"] = "Accept-Encoding"
-    response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
-    response.headers["ETag"] = f'"{name}"'
-    return response
-
-
-# Pages are imported while the app is created, before any request: add the route to its server
-# (once: this module may be imported again later, by name).
-if "ev_points" not in dash.get_app().server.view_functions:
-    dash.get_app().server.add_url_rule(POINTS_ROUTE + "<name>", "ev_points", _serve_points)
 
 
 # Components --------------------------------------------------------------------------------------
@@ -396,7 +352,7 @@ def layout(**query):
         dcc.Store(id=IDS["table-state"], data=table),
         dcc.Store(id=IDS["table-data"], data=table_data),
         dcc.Store(id=IDS["shapes"], data={k: figs.signature(f) for k, f in figures.items()}),
-        dcc.Store(id=IDS["points"], data={"url": _points_url(store)}),
+        dcc.Store(id=IDS["points"], data={"url": ev.points_url(store)}),
         dcc.Store(id=IDS["selection"], data=_selection(store, state)),
         dcc.Store(id=IDS["state"], data=_filters_key(state, defaults)),
         dcc.Store(id=IDS["picked"]),
