@@ -354,6 +354,11 @@ def test_image_download_buttons_save_the_chart_as_png_and_svg(app_url, probe):
         head = open(info.value.path(), "rb").read()
         if fmt == "svg":
             assert re.search(rb"<svg", head[:500])
+            # The image says what it shows, where it comes from and how to reopen the view.
+            svg = head.decode("utf-8")
+            assert "Ranking: Lambeth" in svg and "Source: Census 2021" in svg
+            assert f"Borough Dashboards: {app_url}/needs?borough={LAMBETH}" in svg
+            assert "Click" not in svg
         else:
             assert head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 5000
     assert probe.console_errors == []
