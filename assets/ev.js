@@ -183,12 +183,29 @@
                 const heading = document.querySelector("h1");
                 const place = (heading ? heading.textContent : "").toLowerCase()
                     .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
-                window.Plotly.downloadImage(graph, {
-                    format: id.format,
-                    filename: ["borough-dashboards", id.graph, place].filter(Boolean).join("-"),
-                    width: graph.offsetWidth,
-                    height: graph.offsetHeight,
-                    scale: id.format === "png" ? 2 : 1
+                // The image states what it shows: the section, the chart's title (place and
+                // period), its caption, whether usage is simulated, the sources and the link.
+                const text = function (node) {
+                    return node ? node.textContent.replace(/\s+/g, " ").trim() : "";
+                };
+                const block = host.closest(".chart-block");
+                const section = block && block.querySelector("h3");
+                const caption = block && block.querySelector(".caption");
+                const simulated = block && block.querySelector(".sim-label");
+                const sources = document.querySelector(".ev-page > .caption:last-child")
+                    || Array.from(document.querySelectorAll(".caption")).filter(function (c) {
+                        return text(c).indexOf("Sources:") === 0;
+                    })[0];
+                const lines = [text(heading) + (section ? ": " + text(section) : ""), text(caption)];
+                if (simulated) {
+                    lines.push("Simulated usage: resampled from real Dundee and Perth charging " +
+                               "sessions; London usage data is not published.");
+                }
+                lines.push(text(sources));
+                lines.push("Borough Dashboards: " + window.location.href);
+                window.boroughDashboards.downloadChart(graph, {
+                    format: id.format, lines: lines,
+                    filename: ["borough-dashboards", id.graph, place].filter(Boolean).join("-")
                 });
                 return window.dash_clientside.no_update;
             }

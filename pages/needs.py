@@ -1089,13 +1089,7 @@ clientside_callback(
         }
         const place = text(document.getElementById("needs-context-heading"))
             .replace(/^How (.*) compares$/, "$1");
-        const layout = JSON.parse(JSON.stringify(gd.layout));
-        const own = layout.title && (typeof layout.title === "string" ? layout.title
-                                     : layout.title.text);
-        if (own) { layout.title = {text: ""}; }
-        const lines = [heading + (place ? ": " + place : ""),
-                       own ? own.replace(/<[^>]+>/g, " ").replace(/\\s+/g, " ") : "",
-                       caption];
+        const lines = [heading + (place ? ": " + place : ""), caption];
         if (["map", "strip", "ranking"].indexOf(id.chart) >= 0) {
             const info = {};
             document.querySelectorAll("#needs-info dt").forEach(function(dt) {
@@ -1113,44 +1107,9 @@ clientside_callback(
             lines.push(note || "Sources and definitions: /sources");
         }
         lines.push("Borough Dashboards: " + window.location.href);
-        const height = gd.offsetHeight, width = gd.offsetWidth;
-        // Wrap each line to the image's width (about 6.5 px a character at 11 px).
-        const room = Math.max(40, Math.floor((width - 16) / 6.5)), shown = [];
-        lines.filter(Boolean).forEach(function(line, i) {
-            let rest = line;
-            const limit = i === 0 ? Math.floor(room * 0.8) : room;
-            while (rest.length > limit) {
-                let cut = rest.lastIndexOf(" ", limit);
-                if (cut < limit / 2) { cut = limit; }
-                shown.push([i, rest.slice(0, cut)]);
-                rest = rest.slice(cut).trim();
-            }
-            shown.push([i, rest]);
-        });
-        const extra = 18 * shown.length + 12;
-        const size = gd._fullLayout._size;   // the plot area in pixels, margins included
-        const margin = {l: size.l, r: size.r, t: size.t, b: size.b};
-        layout.margin = Object.assign({}, layout.margin || {}, margin, {t: margin.t + extra,
-                                                                         autoexpand: false});
-        layout.height = height + extra; layout.width = width;
-        layout.annotations = (layout.annotations || []).concat(shown.map(function(item, k) {
-            const first = item[0] === 0;
-            return {text: first ? "<b>" + item[1] + "</b>" : item[1], xref: "paper",
-                    yref: "paper", x: (8 - size.l) / size.w, xanchor: "left", y: 1,
-                    yanchor: "bottom", showarrow: false, align: "left",
-                    yshift: margin.t + extra - 6 - 18 * (k + 1),
-                    font: {size: first ? 14 : 11, color: "#0b0c0c"}};
-        }));
-        const png = id.format === "png";
-        window.Plotly.toImage({data: gd.data, layout: layout, config: {}},
-                              {format: id.format, width: width, height: height + extra,
-                               scale: png ? 2 : 1})
-            .then(function(url) {
-                const a = document.createElement("a");
-                a.href = url;
-                a.download = "borough-dashboards-needs-" + id.chart + "." + id.format;
-                document.body.appendChild(a); a.click(); a.remove();
-            });
+        window.boroughDashboards.downloadChart(gd, {
+            format: id.format, lines: lines,
+            filename: "borough-dashboards-needs-" + id.chart});
         return String(n);
     }
     """,

@@ -205,6 +205,16 @@ def test_downloads_carry_filters_link_and_simulated_label(app_url, probe, data):
     assert download.value.suggested_filename.endswith(".svg")
     svg = open(download.value.path(), encoding="utf-8").read()
     assert svg.startswith("<svg") and "simulated usage" in svg
+    # The image says where, what, that usage is simulated, the sources and the link
+    # (SVG text escapes the "&" of the link).
+    assert "EV charging in Lambeth: Sessions, energy and utilisation" in svg
+    assert "Simulated usage: resampled from real Dundee and Perth" in svg
+    assert "Sources: charge devices from the DfT National Chargepoint Registry" in svg
+    assert f"Borough Dashboards: {app_url}/ev?borough={LAMBETH}&amp;speed=slow" in svg
+    with page.expect_download() as download:
+        page.click("#ev-heatmap ~ .image-buttons button:has-text('Download PNG')")
+    assert download.value.suggested_filename.endswith(".png")
+    assert open(download.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert probe.console_errors == []
 
 
