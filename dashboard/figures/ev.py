@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from dash import Patch
 
 from dashboard.figures.maps import (LONDON_CENTRE, LONDON_ZOOM, MapValues, _colorscale, _hover,
-                                    base_layout, choropleth_map)
+                                    base_layout, choropleth_map, colour_range, colour_title)
 
 SIMULATED = "simulated usage"
 SUBTITLE = '<br><span style="font-size:13px;color:#484949">{}</span>'
@@ -147,25 +147,6 @@ def selected_rows(sel: dict, total: int) -> np.ndarray:
     return np.flatnonzero(np.unpackbits(bits, bitorder="little")[:total])
 
 
-def colour_range(values: MapValues) -> tuple[float, float]:
-    """The colour scale's range. Once there are 20 values or more it runs from the 2nd
-    percentile to the 98th or the upper outlier fence (3rd quartile + 1.5 x interquartile
-    range), whichever is lower, so that a few extreme wards (the City, the West End, where
-    devices per resident run ten times the median) do not wash out the rest; wards beyond the
-    range take its end colour and keep their true value in the hover and the table."""
-    z = np.asarray(values.values, dtype=float)
-    z = z[np.isfinite(z)]
-    if z.size == 0:
-        return 0.0, 1.0
-    if z.size >= 20:
-        lo, hi, q1, q3 = np.percentile(z, [2, 98, 25, 75])
-        fence = q3 + 1.5 * (q3 - q1)
-        hi = fence if lo < fence < hi else hi
-    else:
-        lo, hi = z.min(), z.max()
-    return float(lo), float(hi if hi > lo else lo + 1.0)
-
-
 COLOURBAR = dict(orientation="h", x=0.02, xanchor="left", y=1.0, yanchor="bottom", len=0.9,
                  thickness=12, outlinewidth=0, tickfont=dict(size=12))
 
@@ -185,7 +166,8 @@ def device_map(geojson_url: str, names: Sequence[str], values: MapValues, *, map
                          uirevision=uirevision)
     zmin, zmax = colour_range(values)
     fig.update_traces(marker_opacity=0.75, zmin=zmin, zmax=zmax, selector=0)
-    fig.data[0].colorbar.update(COLOURBAR, title=dict(text=values.label, side="top",
+    fig.data[0].colorbar.update(COLOURBAR, title=dict(text=colour_title(values, zmax, " "),
+                                                      side="top",
                                                       font=dict(size=13)))
     fig.add_trace(go.Scattermap(
         lon=[] if device is None else [device["lon"]],
@@ -223,13 +205,14 @@ def ward_values(values: MapValues) -> dict:
 def _patch_values(patch: Patch, values: MapValues, *, codes: bool, restyle: bool) -> Patch:
     ward = patch["data"][0]
     ward["z"] = ward_values(values)
-    ward["zmin"], ward["zmax"] = colour_range(values)
+    zmin, zmax = colour_range(values)
+    ward["zmin"], ward["zmax"] = zmin, zmax
+    ward["colorbar"]["title"]["text"] = colour_title(values, zmax, " ")
     if codes:
         ward["locations"] = list(values.codes)
     if restyle:
         ward["colorscale"] = _colorscale(values)
         ward["hovertemplate"] = _hover(values)
-        ward["colorbar"]["title"]["text"] = values.label
         ward["colorbar"]["tickformat"] = f",.{values.decimals}f"
     return patch
 

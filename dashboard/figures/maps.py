@@ -82,12 +82,35 @@ def _colorscale(values: MapValues) -> list:
     return [[i / n, c] for i, c in enumerate(colours)]
 
 
-def _finite_range(z: np.ndarray) -> tuple[float, float]:
-    finite = z[np.isfinite(z)]
-    if finite.size == 0:
+def colour_range(values: MapValues) -> tuple[float, float]:
+    """The colour scale's range. Once there are 20 values or more it runs from the 2nd
+    percentile to the 98th or the upper outlier fence (3rd quartile + 1.5 x interquartile
+    range), whichever is lower, so that a few extreme areas (the City, the West End, where
+    devices per resident run ten times the median) do not wash out the rest; areas beyond the
+    range take its end colour (``colour_title`` says so) and keep their true value in the hover
+    and the tables."""
+    z = np.asarray(values.values, dtype=float)
+    z = z[np.isfinite(z)]
+    if z.size == 0:
         return 0.0, 1.0
-    lo, hi = float(np.min(finite)), float(np.max(finite))
-    return (lo, hi if hi > lo else lo + 1.0)
+    if z.size >= 20:
+        lo, hi, q1, q3 = np.percentile(z, [2, 98, 25, 75])
+        fence = q3 + 1.5 * (q3 - q1)
+        hi = fence if lo < fence < hi else hi
+    else:
+        lo, hi = z.min(), z.max()
+    return float(lo), float(hi if hi > lo else lo + 1.0)
+
+
+def colour_title(values: MapValues, zmax: float, sep: str = "<br>") -> str:
+    """The colour bar's title: the measure, and when the range stops short of the largest
+    value, that the end colour covers everything above it."""
+    z = np.asarray(values.values, dtype=float)
+    z = z[np.isfinite(z)]
+    if z.size and float(z.max()) > zmax:
+        return (f"{values.label}{sep}(end colour: {zmax:,.{values.decimals}f} and over, "
+                f"up to {float(z.max()):,.{values.decimals}f})")
+    return values.label
 
 
 def _hover(values: MapValues) -> str:
@@ -107,13 +130,14 @@ def choropleth_map(geojson_url: str, names: Sequence[str], values: MapValues, *,
     2 the selected areas drawn with a heavy edge.
     """
     z = np.asarray(values.values, dtype=float)
-    zmin, zmax = _finite_range(z)
+    zmin, zmax = colour_range(values)
     fig = go.Figure()
     fig.add_trace(go.Choroplethmap(
         geojson=geojson_url, locations=list(values.codes), z=z, text=list(names),
         colorscale=_colorscale(values), zmin=zmin, zmax=zmax,
         marker=dict(line=dict(width=0.6, color="white"), opacity=0.92),
-        colorbar=dict(title=dict(text=values.label, side="right"), thickness=14, len=0.8,
+        colorbar=dict(title=dict(text=colour_title(values, zmax), side="right"), thickness=14,
+                      len=0.8,
                       tickformat=f",.{values.decimals}f", outlinewidth=0),
         hovertemplate=_hover(values), name=values.label,
     ))
@@ -145,7 +169,7 @@ def patch_choropleth(values: MapValues, *, selected: Sequence[str] | None = None
     Switching to another boundary layer sends only its URL: the browser fetches each layer once.
     """
     z = np.asarray(values.values, dtype=float)
-    zmin, zmax = _finite_range(z)
+    zmin, zmax = colour_range(values)
     patch = Patch()
     if geojson_url is not None:
         patch["data"][0]["geojson"] = geojson_url
@@ -161,7 +185,7 @@ def patch_choropleth(values: MapValues, *, selected: Sequence[str] | None = None
     patch["data"][0]["zmax"] = zmax
     patch["data"][0]["colorscale"] = _colorscale(values)
     patch["data"][0]["hovertemplate"] = _hover(values)
-    patch["data"][0]["colorbar"]["title"]["text"] = values.label
+    patch["data"][0]["colorbar"]["title"]["text"] = colour_title(values, zmax)
     patch["data"][0]["colorbar"]["tickformat"] = f",.{values.decimals}f"
     if selected is not None:
         patch["data"][2]["locations"] = list(selected)

@@ -157,6 +157,12 @@ def test_colour_range_ignores_a_few_extreme_wards():
                                             label="x"))
     q1, q3 = np.percentile(tail, [25, 75])
     assert high == pytest.approx(q3 + 1.5 * (q3 - q1)) and high < np.percentile(tail, 98)
+    # The colour bar says that its end colour covers everything above the range ...
+    skewed = MapValues(codes=[str(i) for i in range(100)], values=tail, label="Devices")
+    assert figs.colour_title(skewed, high) == (f"Devices<br>(end colour: {high:,.0f} and over, "
+                                               "up to 1,950)")
+    # ... and is just the measure when nothing lies beyond it.
+    assert figs.colour_title(skewed, 1950.0) == "Devices"
     assert figs.colour_range(MapValues(codes=["a"], values=[float("nan")], label="x")) == (0, 1)
     assert figs.colour_range(MapValues(codes=["a", "b"], values=[3.0, 3.0], label="x")) == (3, 4)
 
