@@ -44,7 +44,7 @@ import threading
 import weakref
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import duckdb
 import pandas as pd
@@ -256,106 +256,11 @@ def index_path(sessions: Path) -> Path:
     return sessions / INDEX_NAME if sessions.is_dir() else sessions.with_suffix(".index.duckdb")
 
 
-def ensure_index(sessions: Path, chargepoints: Path) -> Path:
-    """Build (once) the compact, read-only session index for a folder or file of sessions.
-
-    Rebuilt when its signature (the simulation fingerprint, or the session files' names, sizes
-    and times) changes; written to a temporary file and renamed, under an exclusive file lock.
-    """
-    target = index_path(sessions)
+def _build_once(target: Path, signature: str, build: Callable) -> Path:
+    """Build a read-only DuckDB file at ``target`` with ``build(connection)`` unless the one
+    there was built for ``signature`` (kept beside it as JSON). Written to a temporary file and
+    renamed, under an exclusive file lock, so processes starting together build it once."""
     meta = target.with_suffix(".json")
-    signature = _index_signature(sessions, chargepoints)
-
-    def current() -> bool:
-        try:
-            return (json.loads(meta.read_text())["signature"] == signature and target.exists())
-        except (OSError, ValueError, KeyError):
-            return False
-
-    if current():
-        return target
-    with usage.file_lock(target.with_suffix(".lock")):
-        if current():
-            return target
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        files = [str(p) for p in _session_files(sessions)]
-        con = duckdb.connect(str(tmp))
-        try:
-            con.execute(
-                "CREATE TABLE devices AS SELECT (row_number() OVER (ORDER BY device_id) - 1)"
-                "::INTEGER AS k, device_id, max_kw FROM (SELECT DISTINCT device_id, "
-                "TRY_CAST(max_kw AS DOUBLE) AS max_kw FROM read_parquet($cp))",
-                {"cp": str(chargepoints)})
-            raw = """(
-                SELECT d.k, d.max_kw, CAST(s.start AS DATE) AS day, s.start,
-                       epoch(s."end" - s.start) / 3600 AS hours, s.kwh
-                FROM read_parquet($files) AS s JOIN devices AS d USING (device_id)
-            )"""
-            con.execute(f"""
-                CREATE TABLE sessions AS
-                SELECT k, day, ((isodow(start) - 1) * 24 + hour(start))::SMALLINT AS how,
-                       kwh::FLOAT AS kwh
-                FROM {raw} ORDER BY day, k
-            """, {"files": files})
-            con.execute(f"""
-                CREATE TABLE device_days AS
-                SELECT k, day, count(*)::INTEGER AS n, sum(kwh)::DOUBLE AS kwh,
-                       sum(hours)::DOUBLE AS hours,
-                       sum(CASE WHEN max_kw > 0 THEN least(hours, kwh / max_kw) END)::DOUBLE
-                           AS charging_hours
-                FROM {raw} GROUP BY k, day ORDER BY day, k
-            """, {"files": files})
-            con.execute("""
-                CREATE TABLE day_hours AS
-                SELECT day, how, count(*)::INTEGER AS n, sum(kwh)::DOUBLE AS kwh
-                FROM sessions GROUP BY ALL ORDER BY day, how
-            """)
-            con.execute("""
-                CREATE TABLE device_month_hours AS
-                SELECT k, date_trunc('month', day)::DATE AS month, how, count(*)::INTEGER AS n,
-                       sum(kwh)::DOUBLE AS kwh
-                FROM sessions GROUP BY ALL ORDER BY month, k
-            """)
-            con.execute("""
-                CREATE TABLE device_months AS
-                SELECT k, date_trunc('month', day)::DATE AS month, sum(n)::INTEGER AS n,
-                       sum(kwh) AS kwh, sum(hours) AS hours, sum(charging_hours) AS charging_hours
-                FROM device_days GROUP BY ALL ORDER BY month, k
-            """)
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        os.replace(tmp, target)
-        meta.write_text(json.dumps({"signature": signature}))
-    return target
-
-
-TABLES_NAME = "tables.duckdb"
-
-
-def ensure_tables(data_dir: Path, folder: Path) -> Path | None:
-    """Build (once) a read-only DuckDB file in ``folder`` holding the indicators and the
-    catalogue of ``data_dir`` (None when there are no indicators).
-
-    Each worker attaches it instead of copying both into its own memory (about 25 MB a worker
-    as in-memory tables; 4 MB on disk, read block by block through DuckDB's buffer and the OS
-    page cache that the workers share). Rebuilt when the files' contents change; written to a
-    temporary file and renamed, under an exclusive file lock.
-    """
-    indicators = schema.indicators_path(data_dir)
-    catalogue = schema.catalogue_path(data_dir)
-    if not indicators.exists():
-        return None
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / TABLES_NAME
-    meta = target.with_suffix(".json")
-    digest = hashlib.sha256(INDEX_VERSION.encode())
-    for path in (indicators, catalogue):
-        digest.update(path.read_bytes() if path.exists() else b"-")
-    signature = digest.hexdigest()
 
     def current() -> bool:
         try:
@@ -373,22 +278,104 @@ def ensure_tables(data_dir: Path, folder: Path) -> Path | None:
             tmp.unlink()
         con = duckdb.connect(str(tmp))
         try:
-            con.execute("CREATE TABLE indicators AS SELECT layer, code, indicator_id, "
-                        "CAST(period AS VARCHAR) AS period, CAST(value AS DOUBLE) AS value "
-                        "FROM read_parquet($path) ORDER BY indicator_id, layer, code, period",
-                        {"path": str(indicators)})
-            if catalogue.exists():
-                con.execute("CREATE TABLE catalogue AS SELECT * FROM read_csv($path, "
-                            "header = true, all_varchar = true)", {"path": str(catalogue)})
-            else:
-                con.execute("CREATE TABLE catalogue ("
-                            + ", ".join(f"{c} VARCHAR" for c in schema.CATALOGUE_COLUMNS) + ")")
+            build(con)
             con.execute("CHECKPOINT")
         finally:
             con.close()
         os.replace(tmp, target)
         meta.write_text(json.dumps({"signature": signature}))
     return target
+
+
+def ensure_index(sessions: Path, chargepoints: Path) -> Path:
+    """Build (once) the compact, read-only session index for a folder or file of sessions.
+
+    Rebuilt when its signature (the simulation fingerprint, or the session files' names, sizes
+    and times) changes (see ``_build_once``).
+    """
+    def build(con: duckdb.DuckDBPyConnection) -> None:
+        files = [str(p) for p in _session_files(sessions)]
+        con.execute(
+            "CREATE TABLE devices AS SELECT (row_number() OVER (ORDER BY device_id) - 1)"
+            "::INTEGER AS k, device_id, max_kw FROM (SELECT DISTINCT device_id, "
+            "TRY_CAST(max_kw AS DOUBLE) AS max_kw FROM read_parquet($cp))",
+            {"cp": str(chargepoints)})
+        raw = """(
+            SELECT d.k, d.max_kw, CAST(s.start AS DATE) AS day, s.start,
+                   epoch(s."end" - s.start) / 3600 AS hours, s.kwh
+            FROM read_parquet($files) AS s JOIN devices AS d USING (device_id)
+        )"""
+        con.execute(f"""
+            CREATE TABLE sessions AS
+            SELECT k, day, ((isodow(start) - 1) * 24 + hour(start))::SMALLINT AS how,
+                   kwh::FLOAT AS kwh
+            FROM {raw} ORDER BY day, k
+        """, {"files": files})
+        con.execute(f"""
+            CREATE TABLE device_days AS
+            SELECT k, day, count(*)::INTEGER AS n, sum(kwh)::DOUBLE AS kwh,
+                   sum(hours)::DOUBLE AS hours,
+                   sum(CASE WHEN max_kw > 0 THEN least(hours, kwh / max_kw) END)::DOUBLE
+                       AS charging_hours
+            FROM {raw} GROUP BY k, day ORDER BY day, k
+        """, {"files": files})
+        con.execute("""
+            CREATE TABLE day_hours AS
+            SELECT day, how, count(*)::INTEGER AS n, sum(kwh)::DOUBLE AS kwh
+            FROM sessions GROUP BY ALL ORDER BY day, how
+        """)
+        con.execute("""
+            CREATE TABLE device_month_hours AS
+            SELECT k, date_trunc('month', day)::DATE AS month, how, count(*)::INTEGER AS n,
+                   sum(kwh)::DOUBLE AS kwh
+            FROM sessions GROUP BY ALL ORDER BY month, k
+        """)
+        con.execute("""
+            CREATE TABLE device_months AS
+            SELECT k, date_trunc('month', day)::DATE AS month, sum(n)::INTEGER AS n,
+                   sum(kwh) AS kwh, sum(hours) AS hours, sum(charging_hours) AS charging_hours
+            FROM device_days GROUP BY ALL ORDER BY month, k
+        """)
+
+    return _build_once(index_path(sessions), _index_signature(sessions, chargepoints), build)
+
+
+TABLES_NAME = "tables.duckdb"
+
+
+def ensure_tables(data_dir: Path, folder: Path) -> Path | None:
+    """Build (once) a read-only DuckDB file in ``folder`` holding the indicators and the
+    catalogue of ``data_dir`` (None when there are no indicators).
+
+    Each worker attaches it instead of copying both into its own memory (about 25 MB a worker
+    as in-memory tables; 4 MB on disk, read block by block through DuckDB's buffer and the OS
+    page cache that the workers share). Rebuilt when the files' contents change (see
+    ``_build_once``).
+    """
+    indicators = schema.indicators_path(data_dir)
+    catalogue = schema.catalogue_path(data_dir)
+    if not indicators.exists():
+        return None
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(INDEX_VERSION.encode())
+    for path in (indicators, catalogue):
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    signature = digest.hexdigest()
+
+    def build(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TABLE indicators AS SELECT layer, code, indicator_id, "
+                    "CAST(period AS VARCHAR) AS period, CAST(value AS DOUBLE) AS value "
+                    "FROM read_parquet($path) ORDER BY indicator_id, layer, code, period",
+                    {"path": str(indicators)})
+        if catalogue.exists():
+            con.execute("CREATE TABLE catalogue AS SELECT * FROM read_csv($path, "
+                        "header = true, all_varchar = true)", {"path": str(catalogue)})
+        else:
+            con.execute("CREATE TABLE catalogue ("
+                        + ", ".join(f"{c} VARCHAR" for c in schema.CATALOGUE_COLUMNS) + ")")
+
+    return _build_once(folder / TABLES_NAME, signature, build)
 
 
 # The store ---------------------------------------------------------------------------------------
