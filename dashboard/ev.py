@@ -31,7 +31,7 @@ import pandas as pd
 
 from dashboard import filters, metrics, schema
 from dashboard.export import ExportMeta
-from dashboard.figures import MapValues, zoom_for_extent
+from dashboard.figures import MapValues, fit_extent
 from dashboard.figures.ev import device_points
 from dashboard.state import FilterState, Known
 from dashboard.store import USAGE_COLUMNS
@@ -559,13 +559,7 @@ MAP_SIZE = (700, 470)  # pixels of map the view is fitted to (the figure less it
 def _zoom_to(extents: pd.DataFrame, layer: str, code: str | None = None
              ) -> tuple[dict | None, float | None]:
     """Centre and zoom fitting one area (or, without a code, every area of the layer)."""
-    box = extents[extents["layer"] == layer]
-    if code is not None:
-        box = box[box["code"] == code]
-    if box.empty:
-        return None, None
-    return zoom_for_extent(box["west"].min(), box["south"].min(), box["east"].max(),
-                           box["north"].max(), *MAP_SIZE)
+    return fit_extent(extents, layer, code, *MAP_SIZE)
 
 
 def map_view(store, state: FilterState, layers, extents: pd.DataFrame, measure: str) -> MapView:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import schema
-from dashboard.figures import MapValues, zoom_for_extent
+from dashboard.figures import MapValues, fit_extent
 from dashboard.state import FilterState, Known
 from dashboard.text import fmt_number
 
@@ -135,12 +135,7 @@ def map_view(store, state: FilterState, known: Known, layers: dict[str, pd.DataF
         table = layers[layer][layers[layer]["borough_code"] == state.borough]
         vals = store.indicator_values(measure, layer).set_index("code")["value"]
         z = table["stat_code"].map(vals)
-        box = extents[(extents["layer"] == "borough") & (extents["code"] == state.borough)]
-        if box.empty:
-            centre = zoom = None
-        else:
-            b = box.iloc[0]
-            centre, zoom = zoom_for_extent(b.west, b.south, b.east, b.north)
+        centre, zoom = fit_extent(extents, "borough", state.borough)
         outline = [state.borough]
         selected = [state.ward] if state.ward and state.ward_layer == layer else []
         if state.ward and state.ward_layer == "ward2011":

@@ -18,7 +18,7 @@ from dash import (MATCH, Input, Output, Patch, State, callback, clientside_callb
 
 from dashboard import components as ui
 from dashboard import export, filters, needs, runtime, schema
-from dashboard.figures import graph_config, zoom_for_extent
+from dashboard.figures import fit_extent, graph_config
 from dashboard.figures import needs as figs
 from dashboard.state import Message, narrow, parse, to_query
 from dashboard.text import fmt_number, fmt_period, join_and
@@ -91,15 +91,7 @@ def _selected_unit(data, state) -> str | None:
 
 def _zoom(state, size=MAP_SIZE):
     """Centre and zoom that fit the borough (or all of London) in a map of ``size``."""
-    extents = runtime.tables().extents
-    boxes = extents[extents["layer"] == "borough"]
-    if state.borough:
-        boxes = boxes[boxes["code"] == state.borough]
-    if boxes.empty:
-        return None, None
-    centre, zoom = zoom_for_extent(boxes["west"].min(), boxes["south"].min(),
-                                   boxes["east"].max(), boxes["north"].max(), *size)
-    return {k: float(v) for k, v in centre.items()}, float(zoom)
+    return fit_extent(runtime.tables().extents, "borough", state.borough, *size)
 
 
 # Layout pieces ----------------------------------------------------------------------------------

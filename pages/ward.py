@@ -9,7 +9,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 
 from dashboard import components as ui
 from dashboard import export, filters, pdf, profile, runtime, schema
-from dashboard.figures import graph_config, zoom_for_extent
+from dashboard.figures import fit_extent, graph_config
 from dashboard.figures.ward import (Line, SpineRow, VERDICT_SYMBOLS, finder_map, spine_cell,
                                     spine_legend, vehicles_chart)
 from dashboard.state import excerpt, parse, to_query
@@ -78,10 +78,7 @@ def _finder_figure(borough: str):
     tables = runtime.tables()
     wards = tables.layers["ward2022"]
     wards = wards[wards["borough_code"] == borough]
-    ext = tables.extents
-    box = ext[(ext["layer"] == "borough") & (ext["code"] == borough)]
-    b = box.iloc[0]
-    centre, zoom = zoom_for_extent(b.west, b.south, b.east, b.north, width_px=520, height_px=360)
+    centre, zoom = fit_extent(tables.extents, "borough", borough, width_px=520, height_px=360)
     geo = runtime.geo()
     return finder_map(geo.url("ward2022"), list(wards["code"]), list(wards["name"]),
                       outline_url=geo.url("borough"), borough=borough, centre=centre, zoom=zoom,

@@ -62,6 +62,21 @@ def zoom_for_extent(west: float, south: float, east: float, north: float,
     return centre, round(min(zoom_x, zoom_y, 15.0) - 0.1, 2)
 
 
+def fit_extent(extents, layer: str, code: str | None = None, width_px: int = 620,
+               height_px: int = 540) -> tuple[dict | None, float | None]:
+    """Centre and zoom that fit area ``code`` of ``layer`` (or, without a code, every area of
+    the layer) from the extents table (``layer``, ``code``, ``west``, ``south``, ``east``,
+    ``north``); (None, None) when the area is not in it."""
+    box = extents[extents["layer"] == layer]
+    if code is not None:
+        box = box[box["code"] == code]
+    if box.empty:
+        return None, None
+    return zoom_for_extent(float(box["west"].min()), float(box["south"].min()),
+                           float(box["east"].max()), float(box["north"].max()),
+                           width_px, height_px)
+
+
 @dataclass(frozen=True)
 class MapValues:
     """Values to colour areas by, aligned with ``codes``; NaN where there is no value."""
