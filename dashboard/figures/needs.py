@@ -140,9 +140,21 @@ def need_map(geojson_url: str, borough_url: str, classes: MapClasses, *,
         marker=dict(line=dict(width=0.5, color="white"), opacity=0.92),
         hovertemplate=classes.hover, name="Wards",
     ))
+    return _finish_map(fig, geojson_url, borough_url, missing, faded=faded, outline=outline,
+                       selected=selected, centre=centre, zoom=zoom, map_style=map_style,
+                       uirevision=uirevision)
+
+
+def _finish_map(fig: go.Figure, geojson_url: str, borough_url: str, missing: Sequence[str], *,
+                faded: Sequence[str], outline: Sequence[str], selected: Sequence[str],
+                centre: dict | None, zoom: float | None, map_style: str,
+                uirevision: str) -> go.Figure:
+    """The traces and layout both ward maps share, after their values trace: grey wards with no
+    data, then the place traces (faded, borough outline, selected ward)."""
     fig.add_trace(go.Choroplethmap(
-        geojson=geojson_url, locations=missing, z=[0] * len(missing), colorscale=EMPTY_SCALE,
-        showscale=False, marker=dict(line=dict(width=0.5, color="white"), opacity=0.9),
+        geojson=geojson_url, locations=list(missing), z=[0] * len(missing),
+        colorscale=EMPTY_SCALE, showscale=False,
+        marker=dict(line=dict(width=0.5, color="white"), opacity=0.9),
         hovertemplate="<b>%{properties.name}</b><br>%{properties.borough}<br>No data"
                       "<extra></extra>", name="No data",
     ))
@@ -484,18 +496,9 @@ def flag_map(geojson_url: str, borough_url: str, codes: Sequence[str], z: Sequen
         name="Wards",
     ))
     missing = [c for c, v in zip(codes, z) if v is None]
-    fig.add_trace(go.Choroplethmap(
-        geojson=geojson_url, locations=missing, z=[0] * len(missing), showscale=False,
-        colorscale=EMPTY_SCALE, marker=dict(line=dict(width=0.5, color="white"), opacity=0.9),
-        hovertemplate="<b>%{properties.name}</b><br>%{properties.borough}<br>No data"
-                      "<extra></extra>", name="No data"))
-    _add_place_traces(fig, geojson_url, borough_url, faded, outline, selected)
-    fig.update_layout(**_layout(
-        map=dict(style=map_style, center=centre or LONDON_CENTRE, zoom=zoom or LONDON_ZOOM,
-                 domain=dict(x=[0, MAP_DOMAIN], y=[0, 1])),
-        uirevision=uirevision, showlegend=False, margin=dict(l=0, r=0, t=0, b=0),
-    ))
-    return fig
+    return _finish_map(fig, geojson_url, borough_url, missing, faded=faded, outline=outline,
+                       selected=selected, centre=centre, zoom=zoom, map_style=map_style,
+                       uirevision=uirevision)
 
 
 # Series -----------------------------------------------------------------------------------------
