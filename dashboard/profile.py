@@ -147,28 +147,36 @@ def ward_info(layers: dict, code: str | None) -> WardInfo | None:
     """The ward with this code (any case, surrounding spaces ignored) in either vintage."""
     if not code or not isinstance(code, str):
         return None
-    wanted = code.strip().upper()
-    for layer in LAYER_LABELS:
-        table = layers[layer]
-        hit = table[table["code"] == wanted]
-        if not hit.empty:
-            row = hit.iloc[0]
-            area = float(row["area_km2"]) if pd.notna(row["area_km2"]) else None
-            return WardInfo(wanted, str(row["name"]), layer, str(row["borough_code"]),
-                            str(row["borough_name"]), str(row["stat_code"]), area)
-    return None
+    return _wards(layers)[1].get(code.strip().upper())
 
 
 def all_wards(layers: dict) -> list[WardInfo]:
     """Every ward, 2022 vintage first, each vintage sorted by name then borough."""
-    out = []
+    return list(_wards(layers)[0])
+
+
+_WARDS: dict[int, tuple] = {}   # id(layers) -> (layers, wards in order, wards by code)
+
+
+def _wards(layers: dict) -> tuple[tuple[WardInfo, ...], dict[str, WardInfo]]:
+    """Every ward of both vintages, in order and by code, built once per layers mapping (the
+    app's layers do not change while it runs)."""
+    held = _WARDS.get(id(layers))
+    if held is not None and held[0] is layers:
+        return held[1], held[2]
+    ordered = []
     for layer in LAYER_LABELS:
         table = layers[layer].sort_values(["name", "borough_name"])
         for row in table.itertuples(index=False):
             area = float(row.area_km2) if pd.notna(row.area_km2) else None
-            out.append(WardInfo(str(row.code), str(row.name), layer, str(row.borough_code),
-                                str(row.borough_name), str(row.stat_code), area))
-    return out
+            ordered.append(WardInfo(str(row.code), str(row.name), layer, str(row.borough_code),
+                                    str(row.borough_name), str(row.stat_code), area))
+    by_code: dict[str, WardInfo] = {}
+    for ward in ordered:
+        by_code.setdefault(ward.code, ward)   # a code in both vintages: the current one
+    _WARDS.clear()
+    _WARDS[id(layers)] = (layers, tuple(ordered), by_code)
+    return tuple(ordered), by_code
 
 
 def search_options(layers: dict) -> list[dict]:
