@@ -33,6 +33,11 @@ def extents_path(data_dir: Path) -> Path:
     return Path(data_dir) / "layers" / "extents.csv"
 
 
+def overlaps_path(data_dir: Path) -> Path:
+    """Which 2022 and 2011 wards overlap, and by how much (see ``layers.overlap``)."""
+    return Path(data_dir) / "layers" / "ward_overlaps.csv"
+
+
 # Charge points -----------------------------------------------------------------------------------
 SPEED_CLASSES = ("slow", "fast", "rapid", "ultra", "unknown")
 SPEED_LABELS = {

@@ -181,6 +181,9 @@ def build(raw_dir: Path, out_dir: Path) -> dict:
         boxes.append(extents(gdf, layer))
     pd.concat(boxes, ignore_index=True).to_csv(schema.extents_path(out_dir), index=False,
                                                lineterminator="\n")
+    from layers import overlap
+
+    overlap.write_overlaps(out_dir)
     return summary
 
 

@@ -5,8 +5,9 @@ British National Grid, so areas are in square metres. The 2022 layer is generali
 while the 2011 layer is not, so edges never coincide exactly: overlaps smaller than
 ``MIN_SHARE`` of both wards are slivers of generalisation and are dropped.
 
-The table is computed once per process and data version (the layers' file sizes and times) and
-kept in memory; it has a few thousand rows.
+The pipeline computes the table once (``write_overlaps``, with the layers) into
+``data/layers/ward_overlaps.csv``; the app reads that file once per process and data version
+(its size and time) and keeps it in memory: about 1,400 rows.
 """
 from __future__ import annotations
 
@@ -28,13 +29,9 @@ _lock = threading.Lock()
 
 
 def _signature(data_dir: Path) -> tuple:
-    """Sizes and modification times of both layer files (changes when the pipeline reruns)."""
-    parts = []
-    for layer in VINTAGES:
-        path = schema.layer_path(data_dir, layer)
-        stat = path.stat()
-        parts.append((layer, stat.st_size, stat.st_mtime_ns))
-    return tuple(parts)
+    """Size and modification time of the overlaps file (changes when the pipeline reruns)."""
+    stat = schema.overlaps_path(data_dir).stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _read(data_dir: Path, layer: str) -> gpd.GeoDataFrame:
@@ -71,13 +68,23 @@ def compute_overlaps(data_dir: Path, min_share: float = MIN_SHARE) -> pd.DataFra
     return out.reset_index(drop=True)
 
 
+def write_overlaps(out_dir: Path) -> Path:
+    """``compute_overlaps`` of the layers in ``out_dir``, written beside them (6 decimals, so
+    that reruns give the same bytes)."""
+    path = schema.overlaps_path(out_dir)
+    compute_overlaps(Path(out_dir)).to_csv(path, index=False, float_format="%.6f",
+                                           lineterminator="\n")
+    return path
+
+
 @lru_cache(maxsize=4)
 def _cached(data_dir: str, signature: tuple) -> pd.DataFrame:
-    return compute_overlaps(Path(data_dir))
+    return pd.read_csv(schema.overlaps_path(Path(data_dir)),
+                       dtype={"ward2022_code": str, "ward2011_code": str})
 
 
 def ward_overlaps(data_dir: Path) -> pd.DataFrame:
-    """``compute_overlaps`` for the current layer files, computed once per process and version."""
+    """The overlaps table the pipeline wrote, read once per process and version."""
     data_dir = Path(data_dir)
     with _lock:
         return _cached(str(data_dir), _signature(data_dir)).copy()

@@ -118,4 +118,5 @@ def test_build_is_deterministic(raw_dir, tmp_path):
         digests.append({p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                         for p in sorted(out.rglob("*")) if p.is_file()})
     assert digests[0] == digests[1]
-    assert len(digests[0]) == 7
+    assert len(digests[0]) == 8
+    assert "layers/ward_overlaps.csv" in digests[0]   # written with the layers, once
