@@ -343,6 +343,16 @@ def ensure_index(sessions: Path, chargepoints: Path) -> Path:
 TABLES_NAME = "tables.duckdb"
 
 
+def _create_catalogue(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Table ``catalogue`` from the catalogue CSV (all text), empty with its columns if absent."""
+    if path.exists():
+        con.execute("CREATE TABLE catalogue AS SELECT * FROM read_csv($path, header = true, "
+                    "all_varchar = true)", {"path": str(path)})
+    else:
+        con.execute("CREATE TABLE catalogue ("
+                    + ", ".join(f"{c} VARCHAR" for c in schema.CATALOGUE_COLUMNS) + ")")
+
+
 def ensure_tables(data_dir: Path, folder: Path) -> Path | None:
     """Build (once) a read-only DuckDB file in ``folder`` holding the indicators and the
     catalogue of ``data_dir`` (None when there are no indicators).
@@ -368,12 +378,7 @@ def ensure_tables(data_dir: Path, folder: Path) -> Path | None:
                     "CAST(period AS VARCHAR) AS period, CAST(value AS DOUBLE) AS value "
                     "FROM read_parquet($path) ORDER BY indicator_id, layer, code, period",
                     {"path": str(indicators)})
-        if catalogue.exists():
-            con.execute("CREATE TABLE catalogue AS SELECT * FROM read_csv($path, "
-                        "header = true, all_varchar = true)", {"path": str(catalogue)})
-        else:
-            con.execute("CREATE TABLE catalogue ("
-                        + ", ".join(f"{c} VARCHAR" for c in schema.CATALOGUE_COLUMNS) + ")")
+        _create_catalogue(con, catalogue)
 
     return _build_once(folder / TABLES_NAME, signature, build)
 
@@ -499,13 +504,7 @@ class Store:
         else:  # no indicators
             con.execute("CREATE TABLE indicators (layer VARCHAR, code VARCHAR, "
                         "indicator_id VARCHAR, period VARCHAR, value DOUBLE)")
-            catalogue = schema.catalogue_path(data_dir)
-            if catalogue.exists():
-                con.execute("CREATE TABLE catalogue AS SELECT * FROM read_csv($path, "
-                            "header = true, all_varchar = true)", {"path": str(catalogue)})
-            else:
-                con.execute("CREATE TABLE catalogue ("
-                            + ", ".join(f"{c} VARCHAR" for c in schema.CATALOGUE_COLUMNS) + ")")
+            _create_catalogue(con, schema.catalogue_path(data_dir))
         return con
 
     def _read_coverage(self, con: duckdb.DuckDBPyConnection) -> dict:
