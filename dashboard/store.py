@@ -50,6 +50,7 @@ import duckdb
 import pandas as pd
 
 from dashboard import schema, usage
+from dashboard.monthly import MonthlyUsage
 from dashboard.config import DEFAULT_DUCKDB_MEMORY
 
 log = logging.getLogger(__name__)
@@ -424,6 +425,7 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._coverage: dict | None = None
         self._tables: Path | None = None
+        self._monthly: MonthlyUsage | None = None
 
     # Opening -------------------------------------------------------------------------------------
     def prepare(self) -> Path | None:
@@ -543,6 +545,37 @@ class Store:
         self._connection()
         return dict(self._coverage)
 
+    def monthly(self) -> MonthlyUsage | None:
+        """The per-device monthly usage as arrays (``dashboard.monthly``), read once per process
+        (None without sessions). Reading it before a fork shares it with the workers."""
+        if self._monthly is None:
+            cov = self.coverage()
+            if cov["start"] is None:
+                return None
+            con = self._connection()
+            with self._lock:
+                if self._monthly is None:
+                    cursor = con.cursor()
+                    try:
+                        self._monthly = MonthlyUsage.load(cursor, cov["start"], cov["end"])
+                    finally:
+                        cursor.close()
+        return self._monthly
+
+    def _whole_months(self, f: UsageFilter, period, device_id: str | None = None):
+        """(arrays, selected-device mask) when ``period`` is whole months the arrays hold, so
+        the question can skip SQL; None otherwise."""
+        monthly = self.monthly()
+        if monthly is None or not monthly.covers(*period):
+            return None
+        equal = {"device_id": str(device_id)} if device_id is not None else {}
+        if f.borough:
+            equal["borough_code"] = f.borough
+        if f.ward:
+            equal[WARD_COLUMNS[f.ward_layer]] = f.ward
+        among = {"speed_class": _speed_filter(f), "operator": f.operators}
+        return monthly, monthly.mask(equal, {k: v for k, v in among.items() if v})
+
     def _period(self, f: UsageFilter) -> tuple[dt.date, dt.date] | None:
         """The filter's inclusive period clipped to the sessions' coverage; None if empty."""
         cov = self.coverage()
@@ -621,6 +654,11 @@ class Store:
             )"""
 
     def _usage_by(self, f: UsageFilter, key: str | None) -> pd.DataFrame | None:
+        period = self._period(f)
+        fast = None if period is None else self._whole_months(f, period)
+        if fast is not None:
+            monthly, keep = fast
+            return monthly.totals(keep, *period, key)
         selection = self._selection(f, key)
         if selection is None:
             return None
@@ -703,6 +741,15 @@ class Store:
                     ) -> pd.DataFrame:
         if freq not in FREQUENCIES:
             raise ValueError(f"freq must be one of {FREQUENCIES}, not {freq!r}")
+        period = self._period(f)
+        fast = (self._whole_months(f, period, device_id)
+                if period is not None and freq == "month" else None)
+        if fast is not None:
+            monthly, keep = fast
+            out = monthly.series(keep, *period)
+            if device_id is not None and out["devices"].sum() == 0 and out["sessions"].sum() == 0:
+                return out.iloc[0:0]
+            return out
         selection = self._selection(f, device_id=device_id)
         if selection is None:
             return pd.DataFrame(columns=["period", *USAGE_COLUMNS])

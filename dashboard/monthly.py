@@ -1,0 +1,184 @@
+"""Per-device monthly usage held as arrays: the store's answer for periods of whole months.
+
+Every period a user can pick on the app's pages is a run of whole months, and the questions the
+EV page asks most (totals per device, ward, speed or operator; a monthly series) then need only
+the monthly rollup: one row per device and month. Held here as dense arrays (devices x months,
+about 5 MB for 6,438 devices over 24 months whatever the number of sessions), a selection is a
+boolean mask and a total is a column sum, which costs a tenth of planning and running the same
+SQL and converting its result. The SQL in ``dashboard.store`` stays the definition: these
+functions return the same frames (tests/unit/test_monthly.py compares them on many filters),
+and the store uses SQL whenever a period has a partial month.
+
+``MonthlyUsage.load`` reads the arrays from the store's DuckDB connection once per process;
+built before gunicorn forks, the workers share them copy-on-write.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+# Usage summed per device and month (``sim.device_months``); charging hours are NULL, here 0,
+# for devices with no rated kW.
+SUMS = ("n", "kwh", "hours", "charging_hours")
+# The chargepoint columns a filter selects on.
+TEXT_COLUMNS = ("device_id", "borough_code", "ward2022_code", "ward2011_code", "speed_class",
+                "operator")
+HOUR = np.timedelta64(3600, "s")
+
+
+def _seconds(day: dt.date) -> np.datetime64:
+    return np.datetime64(dt.datetime.combine(day, dt.time()), "s")
+
+
+@dataclass(frozen=True)
+class MonthlyUsage:
+    """Devices in ``chargepoints`` order (by ``device_id``) and their usage per month.
+
+    ``labels`` holds each selection column's values (sorted text) and ``codes`` each device's
+    position in them (``len(labels)`` where the value is missing), ``max_kw`` the
+    rated kW (NaN if unknown), ``avail_from`` the start of availability (NaT: throughout),
+    ``months`` the first day of each month covered, and ``sums`` one (devices x months) float
+    array per name in ``SUMS``.
+    """
+
+    labels: dict
+    codes: dict
+    max_kw: np.ndarray
+    avail_from: np.ndarray
+    months: np.ndarray
+    sums: dict
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
+             ) -> "MonthlyUsage":
+        """Read the device table and ``sim.device_months`` for the months from ``first`` to
+        ``last`` (the sessions' coverage)."""
+        cols = ", ".join(f'"{c}"' for c in TEXT_COLUMNS)
+        devices = con.execute(
+            f"SELECT {cols}, max_kw, avail_from, k FROM chargepoints ORDER BY device_id").df()
+        months = np.arange(np.datetime64(first, "M"), np.datetime64(last, "M") + 1)
+        rows = con.execute(
+            "SELECT k, month, n::DOUBLE AS n, kwh, hours, coalesce(charging_hours, 0) AS "
+            "charging_hours FROM sim.device_months").df()
+        indexed = devices["k"].notna().to_numpy()  # NULL: a device the session index lacks
+        row_of = pd.Series(np.flatnonzero(indexed),
+                           index=devices.loc[indexed, "k"].astype("int64").to_numpy())
+        row = rows["k"].astype("int64").map(row_of)
+        col = (rows["month"].to_numpy().astype("datetime64[M]") - months[0]).astype(int)
+        keep = row.notna().to_numpy() & (col >= 0) & (col < len(months))
+        row, col = row.to_numpy()[keep].astype(int), col[keep]
+        sums = {}
+        for name in SUMS:
+            grid = np.zeros((len(devices), len(months)))
+            np.add.at(grid, (row, col), rows[name].to_numpy(dtype="f8")[keep])
+            sums[name] = grid
+        labels, codes = {}, {}
+        for c in TEXT_COLUMNS:
+            values = devices[c].astype(object).where(devices[c].notna(), None).to_numpy()
+            present = values != None  # noqa: E711 (elementwise on an object array)
+            labels[c] = np.unique(values[present].astype(str)).astype(object)
+            codes[c] = np.full(len(values), len(labels[c]), dtype=np.int64)  # missing: last
+            codes[c][present] = np.searchsorted(labels[c], values[present].astype(str))
+        avail = devices["avail_from"].to_numpy().astype("datetime64[s]")
+        return cls(labels, codes, devices["max_kw"].to_numpy(dtype="f8", na_value=np.nan),
+                   avail, months.astype("datetime64[D]"), sums)
+
+    # Selection -----------------------------------------------------------------------------------
+    def mask(self, equal: dict, among: dict) -> np.ndarray:
+        """Devices whose column equals each value of ``equal`` and lies in each set of
+        ``among`` (missing values never match)."""
+        keep = np.ones(len(self.max_kw), dtype=bool)
+        for column, values in [*((c, [v]) for c, v in equal.items()), *among.items()]:
+            labels = self.labels[column]
+            at = np.searchsorted(labels, [str(v) for v in values])
+            known = [i for i, v in zip(at, values) if i < len(labels) and labels[i] == str(v)]
+            keep &= np.isin(self.codes[column], known)
+        return keep
+
+    def covers(self, first: dt.date, last: dt.date) -> bool:
+        """True when ``first``..``last`` are whole months inside the months held."""
+        next_day = last + dt.timedelta(days=1)
+        return (first.day == 1 and next_day.day == 1 and len(self.months) > 0
+                and np.datetime64(first, "D") >= self.months[0]
+                and np.datetime64(last, "M") <= self.months[-1].astype("datetime64[M]"))
+
+    def _span(self, first: dt.date, last: dt.date) -> slice:
+        start = self.months[0].astype("datetime64[M]")
+        return slice(int(np.datetime64(first, "M") - start),
+                     int(np.datetime64(last, "M") - start) + 1)
+
+    def _start(self, keep: np.ndarray, t0: np.datetime64) -> np.ndarray:
+        """Where each selected device's availability in the period starts."""
+        avail = self.avail_from[keep]
+        return np.where(np.isnat(avail) | (avail < t0), t0, avail)
+
+    # Questions -----------------------------------------------------------------------------------
+    def totals(self, keep: np.ndarray, first: dt.date, last: dt.date,
+               key: str | None) -> pd.DataFrame:
+        """``Store._usage_by`` for whole months: the totals of the selected devices, one row,
+        or one row per value of ``key`` (sorted, missing last)."""
+        span = self._span(first, last)
+        t0, t1 = _seconds(first), _seconds(last + dt.timedelta(days=1))
+        start = self._start(keep, t0)
+        avail_hours = np.maximum(0.0, (t1 - start) / HOUR)
+        kw = self.max_kw[keep]
+        rated = kw > 0
+        per = {name: self.sums[name][keep, span].sum(axis=1) for name in SUMS}
+        columns = {
+            "devices": (avail_hours > 0).astype("i8"),
+            "devices_rated": ((avail_hours > 0) & rated).astype("i8"),
+            "sessions": per["n"],
+            "kwh": per["kwh"],
+            "plugged_hours": per["hours"],
+            "kwh_rated": np.where(rated, per["kwh"], 0.0),
+            "plugged_hours_rated": np.where(rated, per["hours"], 0.0),
+            "charging_hours_est": per["charging_hours"],
+            "available_device_hours": avail_hours,
+            "rated_kwh_capacity": np.where(rated, kw * avail_hours, 0.0),
+        }
+        if key is None:
+            out = pd.DataFrame({c: [v.sum()] for c, v in columns.items()})
+        else:
+            labels, codes = self.labels[key], self.codes[key][keep]
+            groups = np.flatnonzero(np.bincount(codes, minlength=len(labels) + 1))
+            index = np.searchsorted(groups, codes)  # group of each selected device
+            out = pd.DataFrame({c: np.bincount(index, weights=v, minlength=len(groups))
+                                for c, v in columns.items()})
+            keys = [labels[g] if g < len(labels) else None for g in groups]
+            # Text as DuckDB hands it over (an empty result's column is plain object).
+            out.insert(0, "key", pd.array(keys, dtype=pd.StringDtype(na_value=np.nan))
+                       if keys else pd.Series([], dtype=object))
+        return out.astype({c: "i8" if c in ("devices", "devices_rated", "sessions") else "f8"
+                           for c in columns})
+
+    def series(self, keep: np.ndarray, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """``Store._timeseries`` by month for whole months: one row per month of the period."""
+        span = self._span(first, last)
+        t0 = _seconds(first)
+        starts = self.months[span].astype("datetime64[s]")
+        ends = (self.months[span].astype("datetime64[M]") + 1).astype("datetime64[s]")
+        start = self._start(keep, t0)
+        kw = self.max_kw[keep]
+        rated = kw > 0
+        live = start[:, None] < ends[None, :]
+        hours = np.maximum(0.0, (ends[None, :] - np.maximum(start[:, None], starts[None, :]))
+                           / HOUR)
+        sums = {name: self.sums[name][keep, span] for name in SUMS}
+        out = pd.DataFrame({
+            "period": self.months[span].astype("datetime64[us]"),
+            "devices": live.sum(axis=0).astype("i8"),
+            "devices_rated": live[rated].sum(axis=0).astype("i8"),
+            "sessions": sums["n"].sum(axis=0).astype("i8"),
+            "kwh": sums["kwh"].sum(axis=0),
+            "plugged_hours": sums["hours"].sum(axis=0),
+            "kwh_rated": sums["kwh"][rated].sum(axis=0),
+            "plugged_hours_rated": sums["hours"][rated].sum(axis=0),
+            "charging_hours_est": sums["charging_hours"].sum(axis=0),
+            "available_device_hours": hours.sum(axis=0),
+            "rated_kwh_capacity": (hours[rated] * kw[rated][:, None]).sum(axis=0),
+        })
+        return out
