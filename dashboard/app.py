@@ -150,8 +150,9 @@ def create_app(config: Config | None = None) -> dash.Dash:
     from dashboard import runtime
 
     runtime.configure(config)
-    # Build (or reuse) the simulated-usage cache before any worker starts; no database
-    # connection is opened here, so forked gunicorn workers each open their own.
+    runtime.limit_malloc_arenas(config.malloc_arenas)
+    # Build (or reuse) the simulated-usage cache before any worker starts. The warm-up below
+    # opens the database once; it is closed before gunicorn forks, and each worker opens its own.
     runtime.store().prepare()
     geo = GeoAssets(config.data_dir)
     runtime.set_geo(geo)
@@ -195,6 +196,17 @@ def _warm_up(app: dash.Dash) -> None:
     registration and answer 500 ("dash is not a registered library"); rendering once here,
     before ``--preload`` forks, makes every worker start with the libraries registered.
     """
+    log = logging.getLogger(__name__)
     response = app.server.test_client().get("/")
     if response.status_code != 200:
-        logging.getLogger(__name__).warning("warm-up request answered %s", response.status_code)
+        log.warning("warm-up request answered %s", response.status_code)
+    # Each page's default layout, once: the modules, plotly's trace classes, the tables and
+    # per-process caches it fills are then loaded in the parent and shared copy-on-write by
+    # every worker, instead of being built again in each (the store's database connection is
+    # closed before the fork; see dashboard.store).
+    for page in dash.page_registry.values():
+        if callable(page.get("layout")):
+            try:
+                page["layout"]()
+            except Exception:  # a page that cannot render yet still serves its own message
+                log.warning("warm-up of %s failed", page.get("path"), exc_info=True)

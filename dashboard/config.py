@@ -30,13 +30,15 @@ _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)\s*$", re.IGNOREC
 
 # Results of the EV page's callbacks kept per worker, keyed by the filter state (0: none).
 DEFAULT_EV_CACHE = 32
+# glibc malloc arenas per process (0: glibc's own default, eight per core).
+DEFAULT_MALLOC_ARENAS = 2
 
 
-def _entries(value: str | None) -> int:
+def _entries(value: str | None, default: int = DEFAULT_EV_CACHE) -> int:
     try:
-        return max(0, int(value)) if value not in (None, "") else DEFAULT_EV_CACHE
+        return max(0, int(value)) if value not in (None, "") else default
     except ValueError:
-        return DEFAULT_EV_CACHE
+        return default
 
 
 def _memory(value: str | None) -> str:
@@ -65,6 +67,7 @@ class Config:
     base_url: str = ""
     duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
     ev_cache: int = DEFAULT_EV_CACHE
+    malloc_arenas: int = DEFAULT_MALLOC_ARENAS
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -89,4 +92,5 @@ class Config:
             base_url=env.get("BD_BASE_URL", ""),
             duckdb_memory=_memory(env.get("BD_DUCKDB_MEMORY")),
             ev_cache=_entries(env.get("BD_EV_CACHE")),
+            malloc_arenas=_entries(env.get("BD_MALLOC_ARENAS"), DEFAULT_MALLOC_ARENAS),
         )

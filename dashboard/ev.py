@@ -15,10 +15,8 @@ import gzip
 import hashlib
 import json
 import math
-import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -284,18 +282,6 @@ def build_view(store, state: FilterState, known: Known, per: pd.DataFrame | None
                 metrics.usage_metrics(totals), everything.keys)
 
 
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Threads for running a request's queries side by side (DuckDB releases the GIL), made in
-    each process that uses them: threads do not survive gunicorn's fork."""
-    global _POOL
-    if _POOL is None or _POOL[0] != os.getpid():
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=3, thread_name_prefix="ev-query"))
-    return _POOL[1]
-
-
 @dataclass(frozen=True)
 class Loaded:
     """A state's view, its usage series (``usage_series``) and its heat-map cells (None when
@@ -306,15 +292,15 @@ class Loaded:
 
 
 def load(store, state: FilterState, known: Known, freq: str) -> Loaded:
-    """Everything a filter change needs from the store, its three usage queries run at once."""
+    """Everything a filter change needs from the store. For whole months (every period the
+    page offers) these are array sums taking a few milliseconds each, so they run one after
+    the other: threads would only contend for the interpreter."""
     f = filters.usage_filter(state)
-    pool = _pool()
     any_device = not select(all_devices(store), state).empty
-    per = pool.submit(store.usage_by, f, "device_id") if any_device else None
-    series = pool.submit(usage_series, store, state, freq)
-    heat = pool.submit(store.usage_heatmap, f) if any_device else None
-    view = build_view(store, state, known, None if per is None else per.result())
-    return Loaded(view, series.result(), None if heat is None else heat.result())
+    per = store.usage_by(f, "device_id") if any_device else None
+    view = build_view(store, state, known, per)
+    return Loaded(view, usage_series(store, state, freq),
+                  store.usage_heatmap(f) if any_device else None)
 
 
 def summary_text(view: View, known: Known) -> str:

@@ -24,6 +24,9 @@ import pandas as pd
 # Usage summed per device and month (``sim.device_months``); charging hours are NULL, here 0,
 # for devices with no rated kW.
 SUMS = ("n", "kwh", "hours", "charging_hours")
+# The weekday x hour heat-map is kept per borough and speed class (``HEAT_KEYS``) and month:
+# sessions and kWh by hour of the week (168).
+HEAT_KEYS = ("borough_code", "speed_class")
 # The chargepoint columns a filter selects on.
 TEXT_COLUMNS = ("device_id", "borough_code", "ward2022_code", "ward2011_code", "speed_class",
                 "operator")
@@ -41,8 +44,9 @@ class MonthlyUsage:
     ``labels`` holds each selection column's values (sorted text) and ``codes`` each device's
     position in them (``len(labels)`` where the value is missing), ``max_kw`` the
     rated kW (NaN if unknown), ``avail_from`` the start of availability (NaT: throughout),
-    ``months`` the first day of each month covered, and ``sums`` one (devices x months) float
-    array per name in ``SUMS``.
+    ``months`` the first day of each month covered, ``sums`` one (devices x months) float
+    array per name in ``SUMS``, and ``heat`` sessions ("n") and "kwh" as (borough x speed
+    class x month x hour of the week) arrays, codes as in ``codes`` (missing last).
     """
 
     labels: dict
@@ -51,6 +55,7 @@ class MonthlyUsage:
     avail_from: np.ndarray
     months: np.ndarray
     sums: dict
+    heat: dict
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
@@ -85,7 +90,26 @@ class MonthlyUsage:
             codes[c][present] = np.searchsorted(labels[c], values[present].astype(str))
         avail = devices["avail_from"].to_numpy().astype("datetime64[s]")
         return cls(labels, codes, devices["max_kw"].to_numpy(dtype="f8", na_value=np.nan),
-                   avail, months.astype("datetime64[D]"), sums)
+                   avail, months.astype("datetime64[D]"), sums,
+                   _heat(con, labels, months))
+
+    def heatmap(self, boroughs: list | None, speeds: list | None, first: dt.date,
+                last: dt.date) -> tuple[np.ndarray, np.ndarray]:
+        """Sessions and kWh by hour of the week (168 each) for whole months, for devices in
+        ``boroughs`` and of ``speeds`` (None: any)."""
+        span = self._span(first, last)
+        pick = []
+        for key, values in zip(HEAT_KEYS, (boroughs, speeds)):
+            if values is None:
+                pick.append(slice(None))
+            else:
+                labels = self.labels[key]
+                at = np.searchsorted(labels, [str(v) for v in values])
+                pick.append([i for i, v in zip(at, values)
+                             if i < len(labels) and labels[i] == str(v)])
+        index = np.ix_(*(np.arange(self.heat["n"].shape[i])[p] for i, p in enumerate(pick)))
+        return tuple(self.heat[name][index][:, :, span].sum(axis=(0, 1, 2))
+                     for name in ("n", "kwh"))
 
     # Selection -----------------------------------------------------------------------------------
     def mask(self, equal: dict, among: dict) -> np.ndarray:
@@ -182,3 +206,31 @@ class MonthlyUsage:
             "rated_kwh_capacity": (hours[rated] * kw[rated][:, None]).sum(axis=0),
         })
         return out
+
+
+def _heat(con: duckdb.DuckDBPyConnection, labels: dict, months: np.ndarray) -> dict:
+    """``sim.device_month_hours`` summed per borough, speed class, month and hour of the week,
+    as dense arrays (34 x 6 x months x 168: 1.6 MB each over 24 months)."""
+    rows = con.execute(f"""
+        SELECT {", ".join(f"c.{k}" for k in HEAT_KEYS)}, h.month, h.how,
+               sum(h.n)::DOUBLE AS n, sum(h.kwh)::DOUBLE AS kwh
+        FROM sim.device_month_hours AS h JOIN chargepoints AS c USING (k)
+        GROUP BY ALL""").df()
+    index = []
+    for key in HEAT_KEYS:
+        known = labels[key]
+        values = rows[key].astype(object).where(rows[key].notna(), "").to_numpy().astype(str)
+        at = np.minimum(np.searchsorted(known, values), max(len(known) - 1, 0))
+        hit = (known[at] == values) if len(known) else np.zeros(len(values), dtype=bool)
+        index.append(np.where(hit, at, len(known)))
+    month = (rows["month"].to_numpy().astype("datetime64[M]") - months[0]).astype(int)
+    inside = (month >= 0) & (month < len(months))
+    shape = (*(len(labels[k]) + 1 for k in HEAT_KEYS), len(months), 168)
+    out = {}
+    for name in ("n", "kwh"):
+        grid = np.zeros(shape)
+        np.add.at(grid, (index[0][inside], index[1][inside], month[inside],
+                         rows["how"].to_numpy()[inside].astype(int)),
+                  rows[name].to_numpy(dtype="f8")[inside])
+        out[name] = grid
+    return out

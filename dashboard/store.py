@@ -23,6 +23,10 @@ it from several threads. It holds:
   ``device_month_hours`` for whole months and session rows only for the partial months at the
   period's edges (a quarter of the rows of ``sessions`` at x10 usage, a tenth of the time).
 
+For periods of whole months (all the pages offer) totals, monthly series and heat-maps above
+ward level skip SQL: ``monthly()`` holds the monthly rollups as arrays (``dashboard.monthly``),
+read once per process, and the SQL here stays the definition they are tested against.
+
 Usage figures are attributed to the day a session starts. Periods are clipped to the simulated
 period (see ``coverage``). Every value coming from a user is passed as a query parameter; the
 few SQL fragments chosen by the caller (ward layer, grouping dimension, frequency, layer) are
@@ -47,6 +51,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from dashboard import schema, usage
@@ -813,6 +818,14 @@ class Store:
         """Sessions and kWh by weekday (0 = Monday) and hour of start: all 168 cells, zeros
         included, columns ``weekday``, ``hour``, ``sessions``, ``kwh``."""
         f = as_filter(filt)
+        period = self._period(f)
+        monthly = None if period is None or f.ward or f.operators else self.monthly()
+        if monthly is not None and monthly.covers(*period):
+            speeds = _speed_filter(f)
+            n, kwh = monthly.heatmap([f.borough] if f.borough else None,
+                                     list(speeds) if speeds else None, *period)
+            return pd.DataFrame({"weekday": np.arange(168) // 24, "hour": np.arange(168) % 24,
+                                 "sessions": n.round().astype("int64"), "kwh": kwh})
         selection = self._selection(f)
         counts = pd.DataFrame({"how": pd.Series(dtype="int64"), "sessions": 0, "kwh": 0.0})
         if selection is not None:

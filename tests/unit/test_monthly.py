@@ -1,7 +1,8 @@
 """The store's array path for whole months gives the same frames as its SQL, on the app's data.
 
-``Store`` answers totals and monthly series from ``dashboard.monthly`` when a period is whole
-months; the SQL stays the definition. Each case here is asked twice, once as the app does and
+``Store`` answers totals, monthly series and (above ward level, without an operator filter)
+the weekday x hour heat-map from ``dashboard.monthly`` when a period is whole months; the SQL
+stays the definition. Each case here is asked twice, once as the app does and
 once with the array path turned off, and the frames must match: values, order, columns and
 dtypes.
 """
@@ -37,7 +38,7 @@ CASES = [
 def stores(data_dir):
     config = Config.from_env()
     fast, slow = Store(config), Store(config)
-    slow._whole_months = lambda *args, **kwargs: None
+    slow.monthly = lambda: None  # every question goes to SQL
     yield fast, slow
     fast.close()
     slow.close()
@@ -54,6 +55,7 @@ def test_the_arrays_hold_every_device_and_month(stores):
     assert monthly is not None
     assert monthly.sums["n"].shape == (len(fast.devices()), 24)
     assert monthly.sums["n"].sum() == fast.coverage()["rows"]
+    assert monthly.heat["n"].sum() == fast.coverage()["rows"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items())
@@ -64,6 +66,7 @@ def test_totals_and_series_match_the_sql(stores, case):
     for dim in BY_DIMENSIONS:
         _same(fast.usage_by(case, dim), slow.usage_by(case, dim))
     _same(fast.usage_timeseries(case, "month"), slow.usage_timeseries(case, "month"))
+    _same(fast.usage_heatmap(case), slow.usage_heatmap(case))
 
 
 def test_device_history_matches_the_sql(stores):
