@@ -647,11 +647,14 @@ def table_data(view: View, sort: str, descending: bool, page: int, show: str) ->
         out["message"] = ("Every device matching these filters had at least one session in "
                           "the period.")
         return out
+    columns = ("i", "name", "device_id", "ward_name", "speed_class", "operator", "sessions",
+               "kwh", "time_utilisation")
     out["rows"] = [
-        [int(r.i), str(r.name or r.device_id), str(r.device_id), str(r.ward_name),
-         SPEED_SHORT.get(r.speed_class, str(r.speed_class)), str(r.operator or "Unknown"),
-         fmt_number(r.sessions), fmt_number(r.kwh), fmt_pct(r.time_utilisation, 1, fraction=True)]
-        for r in rows.itertuples()
+        [int(i), str(name or device_id), str(device_id), str(ward),
+         SPEED_SHORT.get(speed, str(speed)), str(operator or "Unknown"),
+         fmt_number(sessions), fmt_number(kwh), fmt_pct(utilisation, 1, fraction=True)]
+        for i, name, device_id, ward, speed, operator, sessions, kwh, utilisation
+        in zip(*(rows[c].tolist() for c in columns))
     ]
     first = page * PAGE_SIZE + 1
     out["status"] = (f"Page {page + 1} of {pages}: devices {first} to {first + len(rows) - 1} "

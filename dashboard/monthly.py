@@ -153,8 +153,8 @@ class MonthlyUsage:
         rated = kw > 0
         per = {name: self.sums[name][keep, span].sum(axis=1) for name in SUMS}
         columns = {
-            "devices": (avail_hours > 0).astype("i8"),
-            "devices_rated": ((avail_hours > 0) & rated).astype("i8"),
+            "devices": (avail_hours > 0).astype("f8"),
+            "devices_rated": ((avail_hours > 0) & rated).astype("f8"),
             "sessions": per["n"],
             "kwh": per["kwh"],
             "plugged_hours": per["hours"],
@@ -164,20 +164,29 @@ class MonthlyUsage:
             "available_device_hours": avail_hours,
             "rated_kwh_capacity": np.where(rated, kw * avail_hours, 0.0),
         }
+        counts = ("devices", "devices_rated", "sessions")  # whole numbers, as int64
         if key is None:
-            out = pd.DataFrame({c: [v.sum()] for c, v in columns.items()})
+            sums = {c: np.array([v.sum()]) for c, v in columns.items()}
+            keys = None
         else:
             labels, codes = self.labels[key], self.codes[key][keep]
             groups = np.flatnonzero(np.bincount(codes, minlength=len(labels) + 1))
-            index = np.searchsorted(groups, codes)  # group of each selected device
-            out = pd.DataFrame({c: np.bincount(index, weights=v, minlength=len(groups))
-                                for c, v in columns.items()})
-            keys = [labels[g] if g < len(labels) else None for g in groups]
+            if len(groups) == len(codes):  # one device per group (as by device id): no sums
+                order = np.argsort(codes, kind="stable")
+                sums = {c: v[order] for c, v in columns.items()}
+            else:
+                index = np.searchsorted(groups, codes)  # group of each selected device
+                sums = {c: np.bincount(index, weights=v, minlength=len(groups))
+                        for c, v in columns.items()}
+            keys = labels[np.minimum(groups, len(labels) - 1)] if len(labels) else labels
+            keys = np.where(groups < len(labels), keys, None)
+        out = {c: (v.round().astype("i8") if c in counts else v.astype("f8", copy=False))
+               for c, v in sums.items()}
+        if keys is not None:
             # Text as DuckDB hands it over (an empty result's column is plain object).
-            out.insert(0, "key", pd.array(keys, dtype=pd.StringDtype(na_value=np.nan))
-                       if keys else pd.Series([], dtype=object))
-        return out.astype({c: "i8" if c in ("devices", "devices_rated", "sessions") else "f8"
-                           for c in columns})
+            out = {"key": (pd.array(keys, dtype=pd.StringDtype(na_value=np.nan)) if len(keys)
+                           else np.array([], dtype=object)), **out}
+        return pd.DataFrame(out)
 
     def series(self, keep: np.ndarray, first: dt.date, last: dt.date) -> pd.DataFrame:
         """``Store._timeseries`` by month for whole months: one row per month of the period."""

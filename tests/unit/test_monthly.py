@@ -31,6 +31,7 @@ CASES = [
     {"borough": SOUTHWARK, "speeds": ["slow", "unknown"], "date_from": "2025-01"},
     {"operators": ["Shell Recharge Solutions", "Char.gy"]},
     {"borough": LAMBETH, "operators": ["no such operator"]},
+    {"speeds": ["rapid"], "operators": ["Source London"]},  # 4 devices, each in its own ward
 ]
 
 
