@@ -553,16 +553,16 @@ def map_view(store, state: FilterState, layers, extents: pd.DataFrame, measure: 
 
     Needs no usage beyond the per-ward totals of the measure (see ``ward_values``)."""
     wards = layers["ward2022"]
-    centre, zoom = _zoom_to(extents, "borough")
     outline: list[str] = []
     if state.borough:
         wards = wards[wards["borough_code"] == state.borough]
         outline = [state.borough]
-        centre, zoom = _zoom_to(extents, "borough", state.borough)
     selected = [state.ward] if state.ward and state.ward_layer == "ward2022" else []
     if selected:
         centre, zoom = _zoom_to(extents, "ward2022", state.ward)
         zoom = None if zoom is None else min(zoom - 0.8, 15.0)  # the ward and its neighbours
+    else:
+        centre, zoom = _zoom_to(extents, "borough", state.borough)
     unit, decimals, reverse, neutral, _ = MEASURE_STYLE[measure]
     values = MapValues(codes=list(wards["code"]), values=ward_values(store, state, wards, measure),
                        label=filters.EV_MEASURES[measure], unit=unit, decimals=decimals,

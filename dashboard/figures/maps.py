@@ -6,6 +6,7 @@ Maps draw boundary geometry from a URL (fetched once by the browser); updates pa
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -67,14 +68,32 @@ def fit_extent(extents, layer: str, code: str | None = None, width_px: int = 620
     """Centre and zoom that fit area ``code`` of ``layer`` (or, without a code, every area of
     the layer) from the extents table (``layer``, ``code``, ``west``, ``south``, ``east``,
     ``north``); (None, None) when the area is not in it."""
-    box = extents[extents["layer"] == layer]
-    if code is not None:
-        box = box[box["code"] == code]
-    if box.empty:
+    box = _boxes(extents).get((layer, code))
+    if box is None:
         return None, None
-    return zoom_for_extent(float(box["west"].min()), float(box["south"].min()),
-                           float(box["east"].max()), float(box["north"].max()),
-                           width_px, height_px)
+    return zoom_for_extent(*box, width_px, height_px)
+
+
+_BOXES: dict[int, dict] = {}  # by id() of a live extents table (frames are not hashable)
+
+
+def _boxes(extents) -> dict:
+    """The extents table as {(layer, code): (west, south, east, north)}, with (layer, None) the
+    box around the whole layer; made once per table (a lookup instead of two frame filters)."""
+    boxes = _BOXES.get(id(extents))
+    if boxes is None:
+        west, south, east, north = (extents[c].astype(float).tolist()
+                                    for c in ("west", "south", "east", "north"))
+        boxes: dict = {}
+        for layer, code, *box in zip(extents["layer"], extents["code"], west, south, east,
+                                     north):
+            for key in ((layer, code), (layer, None)):
+                had = boxes.get(key)
+                boxes[key] = box if had is None else [min(had[0], box[0]), min(had[1], box[1]),
+                                                      max(had[2], box[2]), max(had[3], box[3])]
+        _BOXES[id(extents)] = boxes
+        weakref.finalize(extents, _BOXES.pop, id(extents), None)
+    return boxes
 
 
 @dataclass(frozen=True)
