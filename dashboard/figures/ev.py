@@ -268,8 +268,11 @@ def _dates(values) -> list[str]:
 
 def _numbers(values, scale: float = 1.0, dtype: str = "f8") -> dict:
     """Floats (None and NaN become gaps) as a typed array."""
-    array = pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").to_numpy(
-        dtype="f8", na_value=np.nan)
+    try:  # numbers already (None becomes NaN): no text parsing needed
+        array = np.asarray(values, dtype="f8")
+    except (TypeError, ValueError):  # text or missing markers that NumPy cannot read
+        array = pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").to_numpy(
+            dtype="f8", na_value=np.nan)
     return typed(array * scale, dtype)
 
 
