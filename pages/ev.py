@@ -43,6 +43,7 @@ DEVICE_BUTTON = "ev-device"  # ... its device buttons (drawn by assets/ev.js)
 IMAGE = "ev-image"          # ... and the PNG / SVG buttons under every chart
 CHARTS = ("trend", "dft-devices", "dft-vehicles", "heatmap", "by-speed", "by-operator")
 KPI_LISTS = ("supply", "usage", "utilisation")
+DFT_PLACE = "dft-place"  # in the shapes store: the area the DfT charts were drawn for
 EXPORTS = {  # button id -> (what, format, label)
     f"{P}-devices-csv": ("devices", "csv", "Device table (CSV)"),
     f"{P}-devices-xlsx": ("devices", "xlsx", "Device table (Excel)"),
@@ -271,6 +272,12 @@ def _filters_key(state: FilterState, defaults: FilterState) -> str:
     return to_query(state.replace(measure=defaults.measure), defaults)
 
 
+def _dft_place(state, known, tables) -> str:
+    """The area the DfT charts show: all they depend on (not the period, speeds or operators)."""
+    layer, code, _ = ev.area_key(state, known, tables.layers)
+    return f"{layer}:{code}"
+
+
 def _dft_figures(store, state, known, tables) -> dict:
     out = {}
     for key, indicator, what, label in DFT_CHARTS:
@@ -301,7 +308,6 @@ def _all_figures(store, loaded: ev.Loaded, known, tables, freq, breakdown) -> di
     view = loaded.view
     return {"trend": figs.usage_trend(loaded.series, freq, view.place, view.period),
             "heatmap": _heat_figure(view, loaded.heat),
-            **_dft_figures(store, view.state, known, tables),
             **_breakdown_figures(view, breakdown)}
 
 
@@ -343,15 +349,16 @@ def layout(**query):
     measure = ev.measure_of(state)
     panels = _kept_panels(store, known, tables, state, defaults, freq, ev.DEFAULT_BREAKDOWN,
                           dict(_table_state(None), filters=to_query(state, defaults)))
-    figures, kpis, table_data = panels["figures"], panels["kpis"], panels["table-data"]
-    table = panels["table-state"]
+    figures = {**panels["figures"], **_dft_figures(store, state, known, tables)}
+    kpis, table_data, table = panels["kpis"], panels["table-data"], panels["table-state"]
     query_text = ev.page_query(to_query(state, defaults),
                                None if device is None else device["device_id"], freq)
     return html.Div(className="ev-page", children=[
         dcc.Store(id=QUERY, data=query_text),
         dcc.Store(id=IDS["table-state"], data=table),
         dcc.Store(id=IDS["table-data"], data=table_data),
-        dcc.Store(id=IDS["shapes"], data={k: figs.signature(f) for k, f in figures.items()}),
+        dcc.Store(id=IDS["shapes"], data={**{k: figs.signature(f) for k, f in figures.items()},
+                                          DFT_PLACE: _dft_place(state, known, tables)}),
         dcc.Store(id=IDS["points"], data={"url": ev.points_url(store)}),
         dcc.Store(id=IDS["selection"], data=_selection(store, state)),
         dcc.Store(id=IDS["state"], data=_filters_key(state, defaults)),
@@ -634,7 +641,13 @@ def update_panels(key, freq, breakdown, query, shapes, table):
     else:
         table = dict(_table_state(table), page=0, filters=to_query(state, defaults))
         panels = _kept_panels(store, known, tables, state, defaults, freq, breakdown, table)
-        figures = panels["figures"]
+        figures = dict(panels["figures"])
+        # The DfT charts follow the area only: a change of period, speed or operator leaves them.
+        place = _dft_place(state, known, tables)
+        if (shapes or {}).get(DFT_PLACE) != place:
+            figures.update(cache.get((store, "dft", place),
+                                     lambda: _dft_figures(store, state, known, tables)))
+            shapes = {**(shapes or {}), DFT_PLACE: place}
         out.update({
             "summary": panels["summary"],
             **{k: _kpi_patch(panels["kpis"][k]) for k in KPI_LISTS},

@@ -152,6 +152,37 @@ def test_borough_ward_and_device_narrow_everything_and_the_link_reopens_it(app_u
     assert violations == [], describe(violations)
 
 
+def test_dft_charts_follow_the_area_and_are_not_resent_for_other_filters(app_url, probe, data):
+    """The DfT series depend on the area only: a speed or period change leaves them as they
+    are (nothing of them in the response); a borough change redraws them for the borough."""
+    store, known, london = data
+    page = probe.page
+    probe.goto(f"{app_url}/ev?borough={LAMBETH}", ready="#ev-heading")
+    expect(page.locator("#ev-heading")).to_have_text("EV charging in Lambeth")
+    probe.wait_idle()
+    assert _graph(page, "ev-dft-devices", "gd.data[0].name") == "Lambeth"
+    drawn = _graph(page, "ev-dft-devices", "JSON.stringify(gd.data[0].y)")
+    assert len(drawn) > 40  # the series itself, not an empty array
+
+    before = len(probe.callbacks)
+    page.locator("#ev-speed input[value='rapid']").check()
+    expect(page).to_have_url(re.compile(r"speed=rapid"))
+    change = _wait_for_change(probe, before)
+    assert change and all(b"ev-dft" not in c["body"] for c in change)
+    assert _graph(page, "ev-dft-devices", "gd.data[0].name") == "Lambeth"
+    assert _graph(page, "ev-dft-devices", "JSON.stringify(gd.data[0].y)") == drawn
+
+    before = len(probe.callbacks)
+    _choose(page, "ev-borough", BEXLEY)
+    expect(page.locator("#ev-heading")).to_have_text("EV charging in Bexley")
+    change = _wait_for_change(probe, before)
+    assert any(b"ev-dft-devices" in c["body"] for c in change)
+    expect(page.locator("#ev-dft-devices .legend")).to_contain_text("Bexley")
+    assert _graph(page, "ev-dft-devices", "gd.data[0].name") == "Bexley"
+    assert _graph(page, "ev-dft-devices", "JSON.stringify(gd.data[0].y)") != drawn
+    assert probe.console_errors == []
+
+
 def test_map_clicks_select_a_ward_and_open_a_device(app_url, probe, data):
     store, known, london = data
     page = probe.page
