@@ -46,7 +46,10 @@ WATCH_PLOTLY = """
     const host = gd && gd.closest && gd.closest('[id]');
     return host ? host.id : '?';
   }
+  const wrapped = new WeakSet();  // window.Plotly may be set more than once to the same object
   function wrap(P) {
+    if (wrapped.has(P)) { return; }
+    wrapped.add(P);
     ['newPlot', 'react'].forEach(name => {
       const f = P[name];
       if (typeof f !== 'function' || f.__timed) { return; }
