@@ -12,11 +12,15 @@ import dash
 import flask
 
 from dashboard import schema
-from dashboard.config import ROOT, Config
+from dashboard.config import PLOTLY_BUNDLE, ROOT, Config
 
 log = logging.getLogger("dashboard")
 
 GEO_ROUTE = "/geo/"
+# Where dcc.Graph loads plotly.js from when it first draws a graph: Dash's renderer fixes this
+# URL (window._dashPlotlyJSURL, served from the plotly package) unless plotly.js is already on
+# the page. The app answers it with its partial bundle (see PlotlyScript).
+PLOTLY_JS_ROUTE = "/_dash-component-suites/plotly/package_data/plotly.min.js"
 YEAR = 365 * 24 * 3600
 COMPRESS_MIMETYPES = [
     "text/html", "text/css", "text/plain", "text/csv", "application/javascript",
@@ -58,6 +62,35 @@ class GeoAssets:
 
     def url(self, layer: str) -> str:
         return self.urls[layer]
+
+
+class PlotlyScript:
+    """The app's plotly.js partial bundle (config.PLOTLY_BUNDLE), compressed once at start-up.
+
+    It has only the trace types the pages draw (scatter, bar, heatmap, scattermap,
+    choroplethmap): 3.1 MB instead of 4.8 MB to compile, 0.93 MB instead of 1.47 MB gzipped.
+    The URL is Dash's and carries no fingerprint, so browsers revalidate it (ETag) rather than
+    keep it for a year.
+    """
+
+    def __init__(self, path: Path):
+        self.raw = path.read_bytes()
+        self.packed = gzip.compress(self.raw, compresslevel=9, mtime=0)
+        self.etag = hashlib.sha256(self.raw).hexdigest()[:16]
+
+    def response(self, request: flask.Request) -> flask.Response:
+        if self.etag in request.if_none_match:
+            response = flask.Response(status=304)
+        elif "gzip" in request.headers.get("Accept-Encoding", ""):
+            response = flask.Response(self.packed, mimetype="text/javascript")
+            response.headers["Content-Encoding"] = "gzip"
+        else:
+            response = flask.Response(self.raw, mimetype="text/javascript")
+        response.direct_passthrough = True  # already compressed: flask-compress leaves it alone
+        response.headers["Vary"] = "Accept-Encoding"
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["ETag"] = f'"{self.etag}"'
+        return response
 
 
 def _configure_logging(config: Config) -> None:
@@ -118,6 +151,13 @@ def _server(config: Config, geo: GeoAssets) -> flask.Flask:
         response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
         response.headers["ETag"] = f'"{name}"'
         return response
+
+    if config.plotly_bundle:
+        plotly_js = PlotlyScript(PLOTLY_BUNDLE)
+        # A rule without variables: Werkzeug matches it before Dash's own
+        # /_dash-component-suites/<package_name>/<path> rule, whenever either is added.
+        server.add_url_rule(PLOTLY_JS_ROUTE, "plotly_js",
+                            lambda: plotly_js.response(flask.request))
 
     @server.route("/healthz")
     def _health():

@@ -45,6 +45,11 @@ def _memory(value: str | None) -> str:
     """A DuckDB memory size such as "192MB" or "1GiB"; the default for anything else."""
     return value.strip() if value and _MEMORY.match(value) else DEFAULT_DUCKDB_MEMORY
 
+# dcc.Graph's plotly.js: the app's partial bundle (vendor/plotly, built by tools/plotly-bundle,
+# only the trace types the pages draw) or, with BD_PLOTLY_BUNDLE=0, the full plotly.js of the
+# plotly package.
+PLOTLY_BUNDLE = ROOT / "vendor" / "plotly" / "plotly.min.js"
+
 # The headless Chromium that prints ward profiles to PDF (and that the browser tests drive).
 CHROMIUM = os.environ.get("BD_CHROMIUM") or "/usr/bin/chromium"
 
@@ -68,6 +73,7 @@ class Config:
     duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
     ev_cache: int = DEFAULT_EV_CACHE
     malloc_arenas: int = DEFAULT_MALLOC_ARENAS
+    plotly_bundle: bool = True
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -93,4 +99,5 @@ class Config:
             duckdb_memory=_memory(env.get("BD_DUCKDB_MEMORY")),
             ev_cache=_entries(env.get("BD_EV_CACHE")),
             malloc_arenas=_entries(env.get("BD_MALLOC_ARENAS"), DEFAULT_MALLOC_ARENAS),
+            plotly_bundle=_bool(env.get("BD_PLOTLY_BUNDLE"), default=True),
         )

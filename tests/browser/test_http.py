@@ -6,7 +6,7 @@ import re
 
 import requests
 
-from dashboard.app import GeoAssets
+from dashboard.app import PLOTLY_JS_ROUTE, GeoAssets
 from dashboard.config import DEFAULT_DATA_DIR
 
 
@@ -42,6 +42,17 @@ def test_geometry_is_compressed_and_cached_for_a_year(app_url):
         assert "max-age=31536000" in r.headers["Cache-Control"]
         assert r.json()["type"] == "FeatureCollection"
     assert requests.get(app_url + "/geo/borough.000000000000.json", timeout=30).status_code == 404
+
+
+def test_graphs_get_the_partial_plotly_bundle_compressed_and_revalidated(app_url):
+    url = app_url + PLOTLY_JS_ROUTE
+    r = requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert r.status_code == 200
+    assert r.headers["Content-Encoding"] == "gzip"
+    assert "partial bundle: scatter, bar" in r.text[:300]
+    assert r.headers["Cache-Control"] == "no-cache"
+    again = requests.get(url, headers={"If-None-Match": r.headers["ETag"]}, timeout=30)
+    assert again.status_code == 304
 
 
 def test_json_responses_are_compressed(app_url):
