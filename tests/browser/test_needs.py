@@ -55,6 +55,23 @@ def _choose(page, control: str, text: str, param: str, value: str) -> None:
     _settle(page)
 
 
+def _type_to_find(page, text: str) -> None:
+    """Type into the focused dropdown until its list shows ``text``; keys only. A busy machine
+    can drop keys while the page updates: then clear the search (Ctrl+A, Backspace) and type
+    again, as a keyboard user would."""
+    option = f".dash-dropdown-content .dash-dropdown-option:has-text('{text}')"
+    for attempt in range(3):
+        page.keyboard.type(text, delay=40)
+        try:
+            page.wait_for_selector(option, timeout=8_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Control+A")
+            page.keyboard.press("Backspace")
+
+
 def _settle(page) -> None:
     """Wait until Dash has no callback in flight (it marks updating components) twice over, so
     that the callbacks chained on the first round have run too."""
@@ -204,8 +221,7 @@ def test_keyboard_alone_picks_an_indicator_and_reaches_the_table(app_url, probe)
         pytest.fail("the indicator picker cannot be reached with Tab")
     page.wait_for_timeout(300)
     assert page.evaluate("document.activeElement.id") == "needs-indicator"
-    page.keyboard.type("no car", delay=40)
-    page.wait_for_selector(".dash-dropdown-content .dash-dropdown-option:has-text('no car')")
+    _type_to_find(page, "no car")
     page.wait_for_timeout(300)
     page.keyboard.press("Enter")
     page.wait_for_function("() => location.search.includes('indicator=no_car_households_pct')")
@@ -217,8 +233,7 @@ def test_keyboard_alone_picks_an_indicator_and_reaches_the_table(app_url, probe)
     assert page.evaluate("document.activeElement.id") == "needs-borough"
     _settle(page)   # the indicator change re-renders parts of the page: type once it is done
     assert page.evaluate("document.activeElement.id") == "needs-borough"
-    page.keyboard.type("Lambeth", delay=40)
-    page.wait_for_selector(".dash-dropdown-content .dash-dropdown-option:has-text('Lambeth')")
+    _type_to_find(page, "Lambeth")
     page.wait_for_timeout(300)
     page.keyboard.press("Enter")
     page.wait_for_function(f"() => location.search.includes('borough={LAMBETH}')")
