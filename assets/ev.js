@@ -50,8 +50,9 @@
                          "aria-current": r[2] === selected ? "true" : undefined}, cells);
     }
 
+    /* Bytes from URL-safe base64 (as dashboard.figures.ev._b64 writes them). */
     function bytes(b64) {
-        const text = atob(b64 || "");
+        const text = atob((b64 || "").replace(/-/g, "+").replace(/_/g, "/"));
         const out = new Uint8Array(text.length);
         for (let i = 0; i < text.length; i++) { out[i] = text.charCodeAt(i); }
         return out;
