@@ -17,6 +17,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -531,6 +532,41 @@ def _ward_usage(store, f) -> dict[str, dict[str, float]]:
         return {m: dict(zip(codes, values.tolist())) for m, values in columns.items()}
 
     return results("ward-usage", cache_size(store)).get((store, f), make)
+
+
+class MapsFirst:
+    """Map requests before panels work, within one worker process.
+
+    A filter change is two requests: the map's (a few milliseconds) and the panels' (ten times
+    that). In a worker serving several users, a map request would otherwise share the
+    interpreter with the panels requests in flight and wait behind them; panels requests call
+    ``wait`` between their stages and pause (at most ``timeout`` each time) while any map
+    request of this process is running."""
+
+    def __init__(self, timeout: float = 0.05):
+        self.timeout = timeout
+        self._maps = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def map_request(self):
+        with self._changed:
+            self._maps += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._maps -= 1
+                if self._maps == 0:
+                    self._changed.notify_all()
+
+    def wait(self) -> None:
+        if self._maps:
+            with self._changed:
+                self._changed.wait_for(lambda: self._maps == 0, timeout=self.timeout)
+
+
+MAPS_FIRST = MapsFirst()
 
 
 def cache_size(store) -> int:

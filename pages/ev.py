@@ -547,6 +547,11 @@ def _apply(state: FilterState, known, trigger: str, values: dict, click) -> Filt
 )
 def update_map(measure, click, query, **values):
     """Filters, ward clicks and the map measure: the map and the link, at once."""
+    with ev.MAPS_FIRST.map_request():
+        return _update_map(measure, click, query, values)
+
+
+def _update_map(measure, click, query, values):
     store, known, tables = _context()
     before, defaults = _state_from(query, known)
     device_id, freq = ev.query_extras(query)
@@ -590,10 +595,14 @@ def _panels(store, known, tables, state, freq, breakdown, table) -> dict:
     """What ``update_panels`` shows for a filter state: figures, summary, headline figures and
     the device table's first page. Kept per worker by state (``ev.results``): nothing in it
     depends on what the browser shows now."""
+    ev.MAPS_FIRST.wait()
     loaded = ev.load(store, state, known, freq)
     view = loaded.view
+    ev.MAPS_FIRST.wait()
     table_rows, table_state = _table_data(view, table)
-    return {"figures": _all_figures(store, loaded, known, tables, freq, breakdown),
+    figures = _all_figures(store, loaded, known, tables, freq, breakdown)
+    ev.MAPS_FIRST.wait()
+    return {"figures": figures,
             "summary": _summary(view, known), "kpis": _kpi_items(view, store, known, tables),
             "table-summary": ev.table_summary(view), "table-data": table_rows,
             "table-state": table_state}

@@ -405,3 +405,35 @@ def test_kept_ward_values_are_the_computed_ones(store, known, london, tables):
     again = ev.ward_values(store, state, wards, "kwh")
     assert ev.results("ward-usage", ev.cache_size(store)).hits == 1
     np.testing.assert_array_equal(first, again)
+
+
+def test_panels_work_waits_while_a_map_request_runs_and_no_longer():
+    import threading
+    import time
+
+    maps = ev.MapsFirst(timeout=2.0)
+    start = time.perf_counter()
+    maps.wait()  # no map request: no wait
+    assert time.perf_counter() - start < 0.05
+
+    running, waited = threading.Event(), {}
+
+    def map_request():
+        with maps.map_request():
+            running.set()
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=map_request)
+    thread.start()
+    running.wait()
+    start = time.perf_counter()
+    maps.wait()  # returns when the map request ends, well before the timeout
+    waited["s"] = time.perf_counter() - start
+    thread.join()
+    assert 0.1 < waited["s"] < 1.5
+
+    stuck = ev.MapsFirst(timeout=0.1)
+    with stuck.map_request():  # a map request that outlasts the timeout does not hold panels
+        start = time.perf_counter()
+        stuck.wait()
+        assert 0.05 < time.perf_counter() - start < 1.0
