@@ -55,32 +55,18 @@ def _choose(page, control: str, text: str, param: str, value: str) -> None:
     _settle(page)
 
 
-def _type_to_find(page, text: str) -> None:
-    """Type into the focused dropdown until its list shows ``text``; keys only. A busy machine
-    can drop keys while the page updates: then clear the search (Ctrl+A, Backspace) and type
-    again, as a keyboard user would."""
+def _pick_with_keys(page, text: str, query: str) -> None:
+    """In the focused dropdown, with keys only: type ``text``, wait for its option, press Enter
+    and wait until the URL has ``query``. A busy machine can drop keys while the page updates:
+    when the option does not show or the choice does not take, Escape, clear the search
+    (Ctrl+A, Backspace) and try again, as a keyboard user would."""
     option = f".dash-dropdown-content .dash-dropdown-option:has-text('{text}')"
     for attempt in range(3):
-        page.keyboard.type(text, delay=40)
         try:
+            page.keyboard.type(text, delay=40)
             page.wait_for_selector(option, timeout=8_000)
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Control+A")
-            page.keyboard.press("Backspace")
-
-
-def _pick_with_keys(page, text: str, query: str) -> None:
-    """In the focused dropdown: type ``text``, press Enter, and wait until the URL has
-    ``query``. If the choice did not take (a key lost on a busy machine), Escape, clear the
-    search and try again, with keys only."""
-    for attempt in range(3):
-        _type_to_find(page, text)
-        page.wait_for_timeout(300)
-        page.keyboard.press("Enter")
-        try:
+            page.wait_for_timeout(300)
+            page.keyboard.press("Enter")
             page.wait_for_function(f"() => location.search.includes('{query}')",
                                    timeout=10_000)
             return
