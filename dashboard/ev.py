@@ -11,7 +11,6 @@ applied to summed totals; every number says where it comes from:
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import math
@@ -30,6 +29,7 @@ import pandas as pd
 
 from dashboard import filters, metrics, schema
 from dashboard.export import ExportMeta
+from dashboard.served import IMMUTABLE, Packed
 from dashboard.figures import MapValues, fit_extent
 from dashboard.figures.ev import device_points
 from dashboard.state import FilterState, Known
@@ -827,17 +827,15 @@ def trend_export(series: pd.DataFrame, freq: str) -> pd.DataFrame:
 
 # Every device's position, served once -----------------------------------------------------------
 POINTS_ROUTE = "/ev-points/"
-YEAR = 365 * 24 * 3600
 
 
 @lru_cache(maxsize=2)
-def _points_file(store) -> tuple[str, bytes, bytes]:
-    """(name, JSON, gzipped JSON) of ``figs.device_points`` for every device; the name carries
-    a hash of the content, so the browser may keep it for a year."""
-    raw = json.dumps(device_points(all_devices(store).frame),
-                     separators=(",", ":")).encode()
+def _points_file(store) -> tuple[str, Packed]:
+    """(name, bytes) of ``figs.device_points`` for every device as JSON; the name carries a hash
+    of the content, so the browser may keep it for a year."""
+    raw = json.dumps(device_points(all_devices(store).frame), separators=(",", ":")).encode()
     name = f"points.{hashlib.sha256(raw).hexdigest()[:12]}.json"
-    return name, raw, gzip.compress(raw, compresslevel=9, mtime=0)
+    return name, Packed(raw, etag=name)
 
 
 def points_url(store) -> str:
@@ -847,18 +845,10 @@ def points_url(store) -> str:
 def _serve_points(name: str):
     from dashboard import runtime
 
-    found, raw, packed = _points_file(runtime.store())
+    found, packed = _points_file(runtime.store())
     if name != found:
         flask.abort(404)
-    gz = "gzip" in flask.request.headers.get("Accept-Encoding", "")
-    response = flask.Response(packed if gz else raw, mimetype="application/json")
-    if gz:
-        response.headers["Content-Encoding"] = "gzip"
-    response.direct_passthrough = True  # already compressed: flask-compress leaves it alone
-    response.headers["Vary"] = "Accept-Encoding"
-    response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
-    response.headers["ETag"] = f'"{name}"'
-    return response
+    return packed.response("application/json", IMMUTABLE)
 
 
 def register_routes(server) -> None:
