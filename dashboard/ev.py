@@ -260,16 +260,13 @@ class View:
         return self.totals["devices"] > 0
 
 
-def build_view(store, state: FilterState, known: Known, per: pd.DataFrame | None = None
-               ) -> View:
-    """Select the devices and add their simulated usage in the period (``per``: the store's
-    ``usage_by(filter, "device_id")`` when already fetched)."""
+def build_view(store, state: FilterState, known: Known) -> View:
+    """Select the devices and add their simulated usage in the period."""
     everything = all_devices(store)
     devices = select(everything, state).reset_index(drop=True)
     usage = {c: np.zeros(len(devices)) for c in USAGE_COLUMNS}
     if not devices.empty:
-        if per is None:
-            per = store.usage_by(filters.usage_filter(state), "device_id")
+        per = store.usage_by(filters.usage_filter(state), "device_id")
         ids = devices["device_id"].to_numpy()
         if not np.array_equal(per["device_id"].to_numpy(dtype=object), ids):
             per = pd.DataFrame({"device_id": ids}).merge(per, on="device_id", how="left")
@@ -296,12 +293,9 @@ def load(store, state: FilterState, known: Known, freq: str) -> Loaded:
     """Everything a filter change needs from the store. For whole months (every period the
     page offers) these are array sums taking a few milliseconds each, so they run one after
     the other: threads would only contend for the interpreter."""
-    f = filters.usage_filter(state)
-    any_device = not select(all_devices(store), state).empty
-    per = store.usage_by(f, "device_id") if any_device else None
-    view = build_view(store, state, known, per)
-    return Loaded(view, usage_series(store, state, freq),
-                  store.usage_heatmap(f) if any_device else None)
+    view = build_view(store, state, known)  # selects the devices once, and their usage
+    heat = None if view.empty else store.usage_heatmap(filters.usage_filter(state))
+    return Loaded(view, usage_series(store, state, freq), heat)
 
 
 def summary_text(view: View, known: Known) -> str:
