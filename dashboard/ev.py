@@ -366,8 +366,7 @@ def supply_kpis(view: View, store, known: Known, layers) -> list[Kpi]:
     layer, code, area = area_key(view.state, known, layers)
     ldn = schema.LONDON_CODE
     on_map = view.devices
-    kw = pd.to_numeric(on_map["max_kw"], errors="coerce").to_numpy(dtype="f8", na_value=np.nan)
-    rapid = int(np.count_nonzero(np.isfinite(kw) & (kw >= metrics.RAPID_KW)))  # is_rapid
+    rapid = metrics.count_rapid(on_map["max_kw"])
     public = dft_value(store, "ev_public_devices", layer, code, DFT_YEAR)
     vehicles = dft_value(store, "ev_plugin_vehicles", layer, code, DFT_QUARTER)
     residents = dft_value(store, "usual_residents", layer, code)

@@ -144,6 +144,16 @@ def is_rapid(max_kw) -> bool:
     return kw is not None and kw >= RAPID_KW
 
 
+def count_rapid(ratings) -> int:
+    """How many of ``ratings`` (kW; missing and non-numbers are not rapid) are ``is_rapid``,
+    for thousands of devices at once."""
+    import numpy as np
+    import pandas as pd
+
+    kw = pd.to_numeric(pd.Series(ratings), errors="coerce").to_numpy(dtype="f8", na_value=np.nan)
+    return int(np.count_nonzero(np.isfinite(kw) & (kw >= RAPID_KW)))
+
+
 def vehicles_per_device(vehicles, devices) -> float | None:
     """Licensed plug-in vehicles per public charge device."""
     return ratio(vehicles, devices)

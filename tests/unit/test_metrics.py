@@ -121,6 +121,8 @@ def test_rapid_threshold():
     assert metrics.is_rapid(50) and metrics.is_rapid(150)
     assert not metrics.is_rapid(49.9)
     assert not metrics.is_rapid(None) and not metrics.is_rapid(float("nan"))
+    ratings = [50, 150, 49.9, None, float("nan"), "350", "n/a", 7]
+    assert metrics.count_rapid(ratings) == sum(metrics.is_rapid(kw) for kw in ratings) == 3
 
 
 def test_idle_share_bounds():
