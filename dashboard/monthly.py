@@ -81,13 +81,9 @@ class MonthlyUsage:
             grid = np.zeros((len(devices), len(months)))
             np.add.at(grid, (row, col), rows[name].to_numpy(dtype="f8")[keep])
             sums[name] = grid
-        labels, codes = {}, {}
-        for c in TEXT_COLUMNS:
-            values = devices[c].astype(object).where(devices[c].notna(), None).to_numpy()
-            present = values != None  # noqa: E711 (elementwise on an object array)
-            labels[c] = np.unique(values[present].astype(str)).astype(object)
-            codes[c] = np.full(len(values), len(labels[c]), dtype=np.int64)  # missing: last
-            codes[c][present] = np.searchsorted(labels[c], values[present].astype(str))
+        labels = {c: np.unique(devices[c].dropna().astype(str).to_numpy()).astype(object)
+                  for c in TEXT_COLUMNS}
+        codes = {c: _positions(labels[c], devices[c]) for c in TEXT_COLUMNS}
         avail = devices["avail_from"].to_numpy().astype("datetime64[s]")
         return cls(labels, codes, devices["max_kw"].to_numpy(dtype="f8", na_value=np.nan),
                    avail, months.astype("datetime64[D]"), sums,
@@ -98,15 +94,8 @@ class MonthlyUsage:
         """Sessions and kWh by hour of the week (168 each) for whole months, for devices in
         ``boroughs`` and of ``speeds`` (None: any)."""
         span = self._span(first, last)
-        pick = []
-        for key, values in zip(HEAT_KEYS, (boroughs, speeds)):
-            if values is None:
-                pick.append(slice(None))
-            else:
-                labels = self.labels[key]
-                at = np.searchsorted(labels, [str(v) for v in values])
-                pick.append([i for i, v in zip(at, values)
-                             if i < len(labels) and labels[i] == str(v)])
+        pick = [slice(None) if values is None else self._known(key, values)
+                for key, values in zip(HEAT_KEYS, (boroughs, speeds))]
         index = np.ix_(*(np.arange(self.heat["n"].shape[i])[p] for i, p in enumerate(pick)))
         return tuple(self.heat[name][index][:, :, span].sum(axis=(0, 1, 2))
                      for name in ("n", "kwh"))
@@ -117,11 +106,13 @@ class MonthlyUsage:
         ``among`` (missing values never match)."""
         keep = np.ones(len(self.max_kw), dtype=bool)
         for column, values in [*((c, [v]) for c, v in equal.items()), *among.items()]:
-            labels = self.labels[column]
-            at = np.searchsorted(labels, [str(v) for v in values])
-            known = [i for i, v in zip(at, values) if i < len(labels) and labels[i] == str(v)]
-            keep &= np.isin(self.codes[column], known)
+            keep &= np.isin(self.codes[column], self._known(column, values))
         return keep
+
+    def _known(self, column: str, values) -> np.ndarray:
+        """The codes of those ``values`` that ``column`` holds (unknown ones left out)."""
+        at = _positions(self.labels[column], values)
+        return at[at < len(self.labels[column])]
 
     def covers(self, first: dt.date, last: dt.date) -> bool:
         """True when ``first``..``last`` are whole months inside the months held."""
@@ -217,6 +208,19 @@ class MonthlyUsage:
         return out
 
 
+def _positions(labels: np.ndarray, values) -> np.ndarray:
+    """Each value's position in the sorted text ``labels``, or ``len(labels)`` for a missing
+    or unknown value (the code every array here keeps last for "none of these")."""
+    values = pd.Series(values, dtype=object)
+    present = values.notna().to_numpy()
+    text = values[present].astype(str).to_numpy(dtype=object)
+    out = np.full(len(values), len(labels), dtype=np.int64)
+    if len(labels) and len(text):
+        at = np.minimum(np.searchsorted(labels, text), len(labels) - 1)
+        out[present] = np.where(labels[at] == text, at, len(labels))
+    return out
+
+
 def _heat(con: duckdb.DuckDBPyConnection, labels: dict, months: np.ndarray) -> dict:
     """``sim.device_month_hours`` summed per borough, speed class, month and hour of the week,
     as dense arrays (34 x 6 x months x 168: 1.6 MB each over 24 months)."""
@@ -225,13 +229,7 @@ def _heat(con: duckdb.DuckDBPyConnection, labels: dict, months: np.ndarray) -> d
                sum(h.n)::DOUBLE AS n, sum(h.kwh)::DOUBLE AS kwh
         FROM sim.device_month_hours AS h JOIN chargepoints AS c USING (k)
         GROUP BY ALL""").df()
-    index = []
-    for key in HEAT_KEYS:
-        known = labels[key]
-        values = rows[key].astype(object).where(rows[key].notna(), "").to_numpy().astype(str)
-        at = np.minimum(np.searchsorted(known, values), max(len(known) - 1, 0))
-        hit = (known[at] == values) if len(known) else np.zeros(len(values), dtype=bool)
-        index.append(np.where(hit, at, len(known)))
+    index = [_positions(labels[key], rows[key]) for key in HEAT_KEYS]
     month = (rows["month"].to_numpy().astype("datetime64[M]") - months[0]).astype(int)
     inside = (month >= 0) & (month < len(months))
     shape = (*(len(labels[k]) + 1 for k in HEAT_KEYS), len(months), 168)
