@@ -32,6 +32,7 @@ import pandas as pd
 
 from dashboard import metrics, schema
 from dashboard.export import ExportMeta
+from dashboard.memo import derived
 from dashboard.text import NO_DATA, fmt_number, fmt_pct, fmt_rate, join_and, ordinal
 
 log = logging.getLogger(__name__)
@@ -155,15 +156,13 @@ def all_wards(layers: dict) -> list[WardInfo]:
     return list(_wards(layers)[0])
 
 
-_WARDS: dict[int, tuple] = {}   # id(layers) -> (layers, wards in order, wards by code)
-
-
 def _wards(layers: dict) -> tuple[tuple[WardInfo, ...], dict[str, WardInfo]]:
     """Every ward of both vintages, in order and by code, built once per layers mapping (the
     app's layers do not change while it runs)."""
-    held = _WARDS.get(id(layers))
-    if held is not None and held[0] is layers:
-        return held[1], held[2]
+    return derived(layers, "wards", _make_wards)
+
+
+def _make_wards(layers: dict) -> tuple[tuple[WardInfo, ...], dict[str, WardInfo]]:
     ordered = []
     for layer in LAYER_LABELS:
         table = layers[layer].sort_values(["name", "borough_name"])
@@ -174,8 +173,6 @@ def _wards(layers: dict) -> tuple[tuple[WardInfo, ...], dict[str, WardInfo]]:
     by_code: dict[str, WardInfo] = {}
     for ward in ordered:
         by_code.setdefault(ward.code, ward)   # a code in both vintages: the current one
-    _WARDS.clear()
-    _WARDS[id(layers)] = (layers, tuple(ordered), by_code)
     return tuple(ordered), by_code
 
 

@@ -6,13 +6,14 @@ Maps draw boundary geometry from a URL (fetched once by the browser); updates pa
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from dash import Patch
+
+from dashboard.memo import derived
 
 FONT = dict(family="Arial, 'Liberation Sans', Helvetica, sans-serif", size=15, color="#0b0c0c")
 # ColorBrewer YlGnBu: sequential and colour-blind safe. Dark always means "more need" once the
@@ -74,25 +75,21 @@ def fit_extent(extents, layer: str, code: str | None = None, width_px: int = 620
     return zoom_for_extent(*box, width_px, height_px)
 
 
-_BOXES: dict[int, dict] = {}  # by id() of a live extents table (frames are not hashable)
-
-
 def _boxes(extents) -> dict:
     """The extents table as {(layer, code): (west, south, east, north)}, with (layer, None) the
     box around the whole layer; made once per table (a lookup instead of two frame filters)."""
-    boxes = _BOXES.get(id(extents))
-    if boxes is None:
-        west, south, east, north = (extents[c].astype(float).tolist()
-                                    for c in ("west", "south", "east", "north"))
-        boxes: dict = {}
-        for layer, code, *box in zip(extents["layer"], extents["code"], west, south, east,
-                                     north):
-            for key in ((layer, code), (layer, None)):
-                had = boxes.get(key)
-                boxes[key] = box if had is None else [min(had[0], box[0]), min(had[1], box[1]),
-                                                      max(had[2], box[2]), max(had[3], box[3])]
-        _BOXES[id(extents)] = boxes
-        weakref.finalize(extents, _BOXES.pop, id(extents), None)
+    return derived(extents, "extent boxes", _make_boxes)
+
+
+def _make_boxes(extents) -> dict:
+    west, south, east, north = (extents[c].astype(float).tolist()
+                                for c in ("west", "south", "east", "north"))
+    boxes: dict = {}
+    for layer, code, *box in zip(extents["layer"], extents["code"], west, south, east, north):
+        for key in ((layer, code), (layer, None)):
+            had = boxes.get(key)
+            boxes[key] = box if had is None else [min(had[0], box[0]), min(had[1], box[1]),
+                                                  max(had[2], box[2]), max(had[3], box[3])]
     return boxes
 
 
