@@ -19,7 +19,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable, Hashable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
@@ -147,12 +147,32 @@ class Devices:
     """Every charge device (``schema.CHARGEPOINT_COLUMNS``) in ``frame``, sorted by device id,
     with ``i`` (its row: the key sent to the browser in map customdata and table buttons), the
     group codes of ``GROUPS``, and ``ward_name`` (2022). ``keys[column]`` lists the value of
-    each code."""
+    each code; ``arrays`` holds every column of ``frame`` as a NumPy array, and ``ranks`` the
+    order of the device table's text columns (``TEXT_SORTS``) as numbers, so that a view of
+    the devices can pick and sort rows without building frames."""
     frame: pd.DataFrame
     keys: Mapping[str, np.ndarray]
+    arrays: Mapping[str, np.ndarray]
+    ranks: Mapping[str, np.ndarray]
 
     def __len__(self) -> int:
         return len(self.frame)
+
+
+# How the device table sorts its text columns: by these columns' values ignoring case (a missing
+# name or operator sorts as empty text), speeds from slow to ultra-rapid.
+TEXT_SORTS = {"name": "name", "ward": "ward_name", "operator": "operator"}
+
+
+def _ranks(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    out = {}
+    for key, column in TEXT_SORTS.items():
+        text = np.array([str(v).casefold() if isinstance(v, str) else ""
+                         for v in frame[column]], dtype=object)
+        out[key] = np.unique(text, return_inverse=True)[1].astype("f8")
+    order = {s: float(i) for i, s in enumerate(schema.SPEED_CLASSES)}
+    out["speed"] = np.array([order.get(s, np.nan) for s in frame["speed_class"]], dtype="f8")
+    return out
 
 
 @lru_cache(maxsize=4)
@@ -177,22 +197,30 @@ def all_devices(store) -> Devices:
     wards = store.layer_table("ward2022")
     names = dict(zip(wards["code"], wards["name"]))
     frame["ward_name"] = [names.get(c, "") for c in frame["ward2022_code"]]
-    return Devices(frame, keys)
+    arrays = {c: frame[c].to_numpy() for c in frame.columns}
+    arrays["max_kw"] = frame["max_kw"].to_numpy(dtype="f8", na_value=np.nan)
+    return Devices(frame, keys, arrays, _ranks(frame))
+
+
+def selected(devices: Devices, state: FilterState) -> np.ndarray:
+    """Which devices (a mask in device order) a state selects: place, speeds, operators; the
+    period does not matter."""
+    a = devices.arrays
+    keep = np.ones(len(devices), dtype=bool)
+    if state.borough:
+        keep &= a["borough_code"] == state.borough
+    if state.ward:
+        keep &= a[f"{state.ward_layer}_code"] == state.ward
+    if state.speeds:
+        keep &= np.isin(a["speed_class"], list(state.speeds))
+    if state.operators:
+        keep &= np.isin(a["operator"], list(state.operators))
+    return keep
 
 
 def select(devices: Devices, state: FilterState) -> pd.DataFrame:
-    """The devices a state selects (place, speeds, operators); the period does not matter."""
-    frame = devices.frame
-    keep = np.ones(len(frame), dtype=bool)
-    if state.borough:
-        keep &= frame["borough_code"].to_numpy() == state.borough
-    if state.ward:
-        keep &= frame[f"{state.ward_layer}_code"].to_numpy() == state.ward
-    if state.speeds:
-        keep &= np.isin(frame["speed_class"].to_numpy(), list(state.speeds))
-    if state.operators:
-        keep &= np.isin(frame["operator"].to_numpy(), list(state.operators))
-    return frame[keep]
+    """The devices a state selects (see ``selected``), as rows of ``devices.frame``."""
+    return devices.frame[selected(devices, state)]
 
 
 def device_by_index(devices: Devices, index) -> pd.Series | None:
@@ -219,65 +247,124 @@ MEASURE_COLUMNS = tuple(k for k in metrics.usage_metrics({}) if k not in USAGE_C
 def with_measures(totals: pd.DataFrame) -> pd.DataFrame:
     """Rows of usage totals with the ratios of ``metrics.usage_metrics`` added as columns
     (float, NaN where a ratio has nothing to measure)."""
-    measures = metrics.usage_metrics_columns(totals)
-    return totals.assign(**{column: measures[column] for column in MEASURE_COLUMNS})
+    columns = {c: totals[c].to_numpy() for c in totals.columns}
+    measures = metrics.usage_metrics_columns(columns)
+    return pd.DataFrame({**columns, **{c: measures[c] for c in MEASURE_COLUMNS}},
+                        index=totals.index)
 
 
-def group_totals(devices: pd.DataFrame, column: str, size: int) -> dict[str, np.ndarray]:
+def group_totals(devices: Mapping, column: str, size: int) -> dict[str, np.ndarray]:
     """Usage totals (``USAGE_COLUMNS``), device counts ``n`` and measures per code of a
-    ``GROUPS`` column, for ``size`` codes (zeros where a code has no device)."""
-    codes = devices[GROUPS[column]].to_numpy()
-    out = {c: np.bincount(codes, weights=devices[c].to_numpy(dtype="f8"), minlength=size)
+    ``GROUPS`` column, for ``size`` codes (zeros where a code has no device). ``devices``:
+    columns by name (a frame, or ``View.columns``)."""
+    codes = np.asarray(devices[GROUPS[column]])
+    out = {c: np.bincount(codes, weights=np.asarray(devices[c], dtype="f8"), minlength=size)
            for c in USAGE_COLUMNS}
     out["n"] = np.bincount(codes, minlength=size)
     out.update(metrics.usage_metrics_columns(out))
     return out
 
 
-def _sum(frame: pd.DataFrame) -> dict:
-    return {c: float(frame[c].sum()) for c in USAGE_COLUMNS}
+def _sum(columns: Mapping) -> dict:
+    """``USAGE_COLUMNS`` summed (missing values skipped)."""
+    return {c: float(np.nansum(np.asarray(columns[c], dtype="f8"))) for c in USAGE_COLUMNS}
 
 
 # The view of one state ---------------------------------------------------------------------------
-@dataclass(frozen=True)
+class Columns(Mapping):
+    """The selected devices' columns by name: usage (``View.usage``) or any column of the
+    device table, picked for the selection when first asked for."""
+
+    def __init__(self, view: "View"):
+        self._view = view
+        self._picked: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        view = self._view
+        if name in view.usage:
+            return view.usage[name]
+        if name not in self._picked:
+            self._picked[name] = view.every.arrays[name][view.rows]
+        return self._picked[name]
+
+    def __iter__(self):
+        return iter((*self._view.every.arrays, *self._view.usage))
+
+    def __len__(self) -> int:
+        return len(self._view.every.arrays) + len(self._view.usage)
+
+
+@dataclass(frozen=True, eq=False)
 class View:
-    """The selected devices of one state with their usage in its period, and the totals."""
+    """The selected devices of one state with their usage in its period, and the totals.
+
+    ``rows``: the selected devices' positions in ``every`` (device-id order); ``usage``: their
+    ``USAGE_COLUMNS`` and ``MEASURE_COLUMNS`` in the period, as arrays in that order."""
     state: FilterState
     place: str
     period: str
-    devices: pd.DataFrame   # selected devices with their usage totals and measures
+    rows: np.ndarray
+    usage: Mapping[str, np.ndarray]
     totals: dict            # USAGE_COLUMNS summed over the selection
     measures: dict          # metrics.usage_metrics(totals)
-    keys: Mapping[str, np.ndarray]  # the values of the group codes (``Devices.keys``)
+    every: Devices
+
+    @property
+    def keys(self) -> Mapping[str, np.ndarray]:
+        """The values of the group codes (``Devices.keys``)."""
+        return self.every.keys
+
+    @property
+    def size(self) -> int:
+        """How many devices are selected."""
+        return len(self.rows)
 
     @property
     def empty(self) -> bool:
-        return self.devices.empty
+        return len(self.rows) == 0
 
     @property
     def in_service(self) -> bool:
         """True when some selected device was installed before the period ended."""
         return self.totals["devices"] > 0
 
+    @cached_property
+    def columns(self) -> Columns:
+        return Columns(self)
+
+    @cached_property
+    def devices(self) -> pd.DataFrame:
+        """The selected devices (every column of the device table) with their usage, as a
+        frame (for exports; the page's panels read ``columns``)."""
+        frame = self.every.frame.iloc[self.rows].reset_index(drop=True)
+        return pd.concat([frame, pd.DataFrame(dict(self.usage))], axis=1)
+
 
 def build_view(store, state: FilterState, known: Known) -> View:
     """Select the devices and add their simulated usage in the period."""
     everything = all_devices(store)
-    devices = select(everything, state).reset_index(drop=True)
-    usage = {c: np.zeros(len(devices)) for c in USAGE_COLUMNS}
-    if not devices.empty:
-        per = store.usage_by(filters.usage_filter(state), "device_id")
-        ids = devices["device_id"].to_numpy()
-        if not np.array_equal(per["device_id"].to_numpy(dtype=object), ids):
-            per = pd.DataFrame({"device_id": ids}).merge(per, on="device_id", how="left")
-        usage = {c: per[c].to_numpy(dtype="f8", na_value=0.0) for c in USAGE_COLUMNS}
+    keep = selected(everything, state)
+    rows = np.flatnonzero(keep)
+    usage = None
+    if len(rows):
+        usage = store.usage_per_device(filters.usage_filter(state), keep)
+        if usage is None:  # not whole months: SQL, matched to the devices by id
+            per = store.usage_by(filters.usage_filter(state), "device_id")
+            ids = everything.arrays["device_id"][rows]
+            if not np.array_equal(per["device_id"].to_numpy(dtype=object), ids):
+                per = pd.DataFrame({"device_id": ids}).merge(per, on="device_id", how="left")
+            usage = {c: per[c].to_numpy(dtype="f8", na_value=0.0) for c in USAGE_COLUMNS}
+        else:
+            usage = {c: usage[c] for c in USAGE_COLUMNS}
+    else:
+        usage = {c: np.zeros(0) for c in USAGE_COLUMNS}
+    # The measures; sessions, kWh and plugged-in hours become NaN for a device not yet in
+    # service in the period (nothing to count), which the totals skip.
     usage.update(metrics.usage_metrics_columns(usage))
-    usage = pd.concat([devices, pd.DataFrame(
-        {c: usage[c] for c in (*USAGE_COLUMNS, *MEASURE_COLUMNS)})], axis=1)
     totals = _sum(usage)
     return View(state, filters.place_name(state, known),
-                fmt_period(state.date_from, state.date_to), usage, totals,
-                metrics.usage_metrics(totals), everything.keys)
+                fmt_period(state.date_from, state.date_to), rows, usage, totals,
+                metrics.usage_metrics(totals), everything)
 
 
 @dataclass(frozen=True)
@@ -303,7 +390,7 @@ def summary_text(view: View, known: Known) -> str:
     if view.empty:
         return (f"{NO_DEVICES} ({filters.describe(view.state, known)}). Try another ward, speed "
                 "or operator.")
-    n = len(view.devices)
+    n = view.size
     text = (f"{view.place}: {fmt_number(n)} charge device{'s' if n != 1 else ''} on the map "
             f"match these filters.")
     if not view.in_service:
@@ -365,8 +452,7 @@ def supply_kpis(view: View, store, known: Known, layers) -> list[Kpi]:
     """Devices on the map and the DfT supply figures for the area, each with its source."""
     layer, code, area = area_key(view.state, known, layers)
     ldn = schema.LONDON_CODE
-    on_map = view.devices
-    rapid = metrics.count_rapid(on_map["max_kw"])
+    rapid = metrics.count_rapid(view.columns["max_kw"])
     public = dft_value(store, "ev_public_devices", layer, code, DFT_YEAR)
     vehicles = dft_value(store, "ev_plugin_vehicles", layer, code, DFT_QUARTER)
     residents = dft_value(store, "usual_residents", layer, code)
@@ -381,7 +467,7 @@ def supply_kpis(view: View, store, known: Known, layers) -> list[Kpi]:
     london_rate = metrics.devices_per_100k(london_public, london_res)
     london_vpd = metrics.vehicles_per_device(london_veh, london_public)
     return [
-        Kpi("Charge devices on the map", fmt_number(len(on_map)),
+        Kpi("Charge devices on the map", fmt_number(view.size),
             f"{view.place}, matching these filters.", f"Source: {DEVICE_TABLE_SOURCE}."),
         Kpi("Rapid and ultra-rapid devices on the map", fmt_number(rapid),
             f"{view.place}, matching these filters.",
@@ -612,50 +698,46 @@ def breakdown_frame(view: View, dim: str, metric: str) -> tuple[pd.DataFrame, in
     if view.empty:
         return pd.DataFrame(columns=["label", "value", "devices"]), 0
     keys = view.keys[dim]
-    totals = group_totals(view.devices, dim, len(keys))
-    present = totals["n"] > 0
-    value = totals["n"].astype("f8") if metric == "devices" else totals[metric]
-    labels = ([schema.SPEED_LABELS.get(s, s) for s in keys] if dim == "speed_class"
-              else [str(k) for k in keys])
-    frame = pd.DataFrame({"label": np.asarray(labels, dtype=object)[present],
-                          "value": value[present], "devices": totals["n"][present]})
-    frame = frame.sort_values("value", ascending=False, na_position="last", kind="stable")
-    more = max(0, len(frame) - TOP_OPERATORS) if dim == "operator" else 0
-    return frame.head(TOP_OPERATORS) if more else frame, more
+    totals = group_totals(view.columns, dim, len(keys))
+    present = np.flatnonzero(totals["n"] > 0)
+    value = (totals["n"].astype("f8") if metric == "devices" else totals[metric])[present]
+    # Largest first, ties in code order, missing values last.
+    order = present[np.lexsort((np.arange(len(value)), -value))]
+    more = max(0, len(order) - TOP_OPERATORS) if dim == "operator" else 0
+    if more:
+        order = order[:TOP_OPERATORS]
+    labels = ([schema.SPEED_LABELS.get(keys[k], keys[k]) for k in order] if dim == "speed_class"
+              else [str(keys[k]) for k in order])
+    value = totals["n"].astype("f8")[order] if metric == "devices" else totals[metric][order]
+    return pd.DataFrame({"label": np.asarray(labels, dtype=object), "value": value,
+                         "devices": totals["n"][order]}), more
 
 
 # The device table --------------------------------------------------------------------------------
-def _sort_key(d: pd.DataFrame, key: str) -> pd.Series:
-    """The values a table column sorts by (text ignoring case, speeds slow to ultra)."""
-    if key == "name":
-        return d["name"].fillna("").str.casefold()
-    if key == "ward":
-        return d["ward_name"].str.casefold()
-    if key == "speed":
-        return d["speed_class"].map({s: i for i, s in enumerate(schema.SPEED_CLASSES)})
-    if key == "operator":
-        return d["operator"].fillna("").str.casefold()
-    return d[key].astype(float)
+def _sort_key(view: View, key: str) -> np.ndarray:
+    """The numbers a table column sorts by (text by its rank ignoring case, speeds slow to
+    ultra), for the selected devices; NaN sorts last."""
+    if key in view.every.ranks:
+        return view.every.ranks[key][view.rows]
+    return np.asarray(view.columns[key], dtype="f8")
 
 
 def table_page(view: View, sort: str, descending: bool, page: int, show: str
-               ) -> tuple[pd.DataFrame, int, int, int]:
-    """(rows of the page, page number, page count, rows in all) of the device table, sorted with
-    the device id breaking ties; ``show`` "unused" keeps devices with no sessions."""
-    d = view.devices
+               ) -> tuple[np.ndarray, int, int, int]:
+    """(positions in the selection of the page's rows, page number, page count, rows in all)
+    of the device table, sorted with the device id breaking ties; ``show`` "unused" keeps
+    devices with no sessions."""
+    rows = np.arange(view.size)
     if show == "unused":
-        d = d[d["sessions"] == 0]
-    if d.empty:
-        return d, 0, 0, 0
-    key = _sort_key(d, sort if sort in TABLE_COLUMNS else DEFAULT_SORT[0])
-    order = pd.DataFrame({"k": key.to_numpy(), "id": d["device_id"].to_numpy()})
-    order = order.sort_values(["k", "id"], ascending=[not descending, True],
-                              na_position="last", kind="stable")
-    pages = max(1, math.ceil(len(d) / PAGE_SIZE))
+        rows = rows[view.columns["sessions"] == 0]
+    if len(rows) == 0:
+        return rows, 0, 0, 0
+    key = _sort_key(view, sort if sort in TABLE_COLUMNS else DEFAULT_SORT[0])[rows]
+    # Rows are in device-id order, so a stable sort on the key alone breaks ties by id.
+    order = rows[np.argsort(-key if descending else key, kind="stable")]
+    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = min(max(int(page or 0), 0), pages - 1)
-    # Take only the page's rows from the (wide) device frame, not the whole frame in order.
-    at = order.index.to_numpy()[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
-    return d.iloc[at], page, pages, len(d)
+    return order[page * PAGE_SIZE:(page + 1) * PAGE_SIZE], page, pages, len(rows)
 
 
 def table_data(view: View, sort: str, descending: bool, page: int, show: str) -> dict:
@@ -683,7 +765,7 @@ def table_data(view: View, sort: str, descending: bool, page: int, show: str) ->
          SPEED_SHORT.get(speed, str(speed)), str(operator or "Unknown"),
          fmt_number(sessions), fmt_number(kwh), fmt_pct(utilisation, 1, fraction=True)]
         for i, name, device_id, ward, speed, operator, sessions, kwh, utilisation
-        in zip(*(rows[c].tolist() for c in columns))
+        in zip(*(view.columns[c][rows].tolist() for c in columns))
     ]
     first = page * PAGE_SIZE + 1
     out["status"] = (f"Page {page + 1} of {pages}: devices {first} to {first + len(rows) - 1} "
@@ -705,17 +787,18 @@ def table_summary(view: View) -> str:
     """Busiest and least used devices, and how many had no sessions in the period."""
     if view.empty or not view.in_service:
         return ""
-    d = view.devices[view.devices["devices"] > 0]
-    sessions = d["sessions"].to_numpy(dtype="f8")
-    ids = d["device_id"].to_numpy(dtype=str)
-    busiest = d.iloc[np.lexsort((ids, -sessions))[0]]  # ties: the first device id
-    least = d.iloc[np.lexsort((ids, sessions))[0]]
-    unused = int((view.devices["sessions"] == 0).sum())
+    c = view.columns
+    live = np.flatnonzero(c["devices"] > 0)  # in device-id order: ties go to the first id
+    sessions = np.asarray(c["sessions"], dtype="f8")[live]
+    busiest = live[np.argsort(-sessions, kind="stable")[0]]
+    least = live[np.argsort(sessions, kind="stable")[0]]
+    unused = int(np.count_nonzero(c["sessions"] == 0))
     idle = (f"Every device had at least one session in {view.period}." if unused == 0 else
             f"{fmt_number(unused)} device{'s' if unused != 1 else ''} had no sessions in "
             f"{view.period}.")
-    return (f"Busiest: {busiest['name']} ({fmt_number(busiest['sessions'])} sessions). "
-            f"Least used: {least['name']} ({fmt_number(least['sessions'])} sessions). {idle}")
+    return (f"Busiest: {c['name'][busiest]} ({fmt_number(c['sessions'][busiest])} sessions). "
+            f"Least used: {c['name'][least]} ({fmt_number(c['sessions'][least])} sessions). "
+            f"{idle}")
 
 
 # One device --------------------------------------------------------------------------------------

@@ -150,7 +150,10 @@ def count_rapid(ratings) -> int:
     import numpy as np
     import pandas as pd
 
-    kw = pd.to_numeric(pd.Series(ratings), errors="coerce").to_numpy(dtype="f8", na_value=np.nan)
+    kw = np.asarray(ratings)
+    if kw.dtype.kind not in "fiu":  # text, None or mixed: read what is a number
+        kw = pd.to_numeric(pd.Series(ratings), errors="coerce").to_numpy(dtype="f8",
+                                                                          na_value=np.nan)
     return int(np.count_nonzero(np.isfinite(kw) & (kw >= RAPID_KW)))
 
 

@@ -44,8 +44,12 @@ class MonthlyUsage:
     ``labels`` holds each selection column's values (sorted text) and ``codes`` each device's
     position in them (``len(labels)`` where the value is missing), ``max_kw`` the
     rated kW (NaN if unknown), ``avail_from`` the start of availability (NaT: throughout),
-    ``months`` the first day of each month covered, ``sums`` one (devices x months) float
-    array per name in ``SUMS``, and ``heat`` sessions ("n") and "kwh" as (borough x speed
+    ``months`` the first day of each month covered, ``sums`` one (months x devices) float
+    array per name in ``SUMS`` and ``running`` the same summed over the months before each
+    row (one row more: a period's totals are two rows' difference), ``hours`` each device's
+    hours of availability in each month (months x devices) and ``live`` whether it was
+    available at all in that month (both depend only on the month, since every period
+    starts at a month's start), and ``heat`` sessions ("n") and "kwh" as (borough x speed
     class x month x hour of the week) arrays, codes as in ``codes`` (missing last).
     """
 
@@ -55,6 +59,9 @@ class MonthlyUsage:
     avail_from: np.ndarray
     months: np.ndarray
     sums: dict
+    running: dict
+    hours: np.ndarray
+    live: np.ndarray
     heat: dict
 
     @classmethod
@@ -76,17 +83,26 @@ class MonthlyUsage:
         col = (rows["month"].to_numpy().astype("datetime64[M]") - months[0]).astype(int)
         keep = row.notna().to_numpy() & (col >= 0) & (col < len(months))
         row, col = row.to_numpy()[keep].astype(int), col[keep]
-        sums = {}
+        sums, running = {}, {}
         for name in SUMS:
-            grid = np.zeros((len(devices), len(months)))
-            np.add.at(grid, (row, col), rows[name].to_numpy(dtype="f8")[keep])
+            grid = np.zeros((len(months), len(devices)))
+            np.add.at(grid, (col, row), rows[name].to_numpy(dtype="f8")[keep])
             sums[name] = grid
+            running[name] = np.concatenate([np.zeros((1, len(devices))), grid.cumsum(axis=0)])
         labels = {c: np.unique(devices[c].dropna().astype(str).to_numpy()).astype(object)
                   for c in TEXT_COLUMNS}
         codes = {c: _positions(labels[c], devices[c]) for c in TEXT_COLUMNS}
         avail = devices["avail_from"].to_numpy().astype("datetime64[s]")
+        # Availability per month: from the later of the month's start and the device's, to the
+        # month's end (a period's first month starts at the period's start, so no period moves
+        # these).
+        starts = months.astype("datetime64[s]")[:, None]
+        ends = (months + 1).astype("datetime64[s]")[:, None]
+        since = np.where(np.isnat(avail), starts, np.maximum(avail[None, :], starts))
+        hours = np.maximum(0.0, (ends - since) / HOUR)
+        live = np.isnat(avail)[None, :] | (avail[None, :] < ends)
         return cls(labels, codes, devices["max_kw"].to_numpy(dtype="f8", na_value=np.nan),
-                   avail, months.astype("datetime64[D]"), sums,
+                   avail, months.astype("datetime64[D]"), sums, running, hours, live,
                    _heat(con, labels, months))
 
     def heatmap(self, boroughs: list | None, speeds: list | None, first: dt.date,
@@ -132,17 +148,17 @@ class MonthlyUsage:
         return np.where(np.isnat(avail) | (avail < t0), t0, avail)
 
     # Questions -----------------------------------------------------------------------------------
-    def totals(self, keep: np.ndarray, first: dt.date, last: dt.date,
-               key: str | None) -> pd.DataFrame:
-        """``Store._usage_by`` for whole months: the totals of the selected devices, one row,
-        or one row per value of ``key`` (sorted, missing last)."""
+    def per_device(self, keep: np.ndarray, first: dt.date, last: dt.date) -> dict:
+        """Usage totals (``USAGE_COLUMNS`` as float arrays) of each selected device, in device
+        order, for whole months ``first`` to ``last``."""
         span = self._span(first, last)
         t0, t1 = _seconds(first), _seconds(last + dt.timedelta(days=1))
         start = self._start(keep, t0)
         avail_hours = np.maximum(0.0, (t1 - start) / HOUR)
         kw = self.max_kw[keep]
         rated = kw > 0
-        per = {name: self.sums[name][keep, span].sum(axis=1) for name in SUMS}
+        per = {name: (self.running[name][span.stop] - self.running[name][span.start])[keep]
+               for name in SUMS}
         columns = {
             "devices": (avail_hours > 0).astype("f8"),
             "devices_rated": ((avail_hours > 0) & rated).astype("f8"),
@@ -155,6 +171,13 @@ class MonthlyUsage:
             "available_device_hours": avail_hours,
             "rated_kwh_capacity": np.where(rated, kw * avail_hours, 0.0),
         }
+        return columns
+
+    def totals(self, keep: np.ndarray, first: dt.date, last: dt.date,
+               key: str | None) -> pd.DataFrame:
+        """``Store._usage_by`` for whole months: the totals of the selected devices, one row,
+        or one row per value of ``key`` (sorted, missing last)."""
+        columns = self.per_device(keep, first, last)
         counts = ("devices", "devices_rated", "sessions")  # whole numbers, as int64
         if key is None:
             sums = {c: np.array([v.sum()]) for c, v in columns.items()}
@@ -182,30 +205,24 @@ class MonthlyUsage:
     def series(self, keep: np.ndarray, first: dt.date, last: dt.date) -> pd.DataFrame:
         """``Store._timeseries`` by month for whole months: one row per month of the period."""
         span = self._span(first, last)
-        t0 = _seconds(first)
-        starts = self.months[span].astype("datetime64[s]")
-        ends = (self.months[span].astype("datetime64[M]") + 1).astype("datetime64[s]")
-        start = self._start(keep, t0)
-        kw = self.max_kw[keep]
-        rated = kw > 0
-        live = start[:, None] < ends[None, :]
-        hours = np.maximum(0.0, (ends[None, :] - np.maximum(start[:, None], starts[None, :]))
-                           / HOUR)
-        sums = {name: self.sums[name][keep, span] for name in SUMS}
-        out = pd.DataFrame({
+        rated = self.max_kw > 0
+        weights = keep.astype("f8")
+        weights_rated = weights * rated
+        sums = {name: self.sums[name][span] for name in SUMS}
+        live, hours = self.live[span], self.hours[span]
+        return pd.DataFrame({
             "period": self.months[span].astype("datetime64[us]"),
-            "devices": live.sum(axis=0).astype("i8"),
-            "devices_rated": live[rated].sum(axis=0).astype("i8"),
-            "sessions": sums["n"].sum(axis=0).astype("i8"),
-            "kwh": sums["kwh"].sum(axis=0),
-            "plugged_hours": sums["hours"].sum(axis=0),
-            "kwh_rated": sums["kwh"][rated].sum(axis=0),
-            "plugged_hours_rated": sums["hours"][rated].sum(axis=0),
-            "charging_hours_est": sums["charging_hours"].sum(axis=0),
-            "available_device_hours": hours.sum(axis=0),
-            "rated_kwh_capacity": (hours[rated] * kw[rated][:, None]).sum(axis=0),
+            "devices": live.sum(axis=1, where=keep[None, :]).astype("i8"),
+            "devices_rated": live.sum(axis=1, where=(keep & rated)[None, :]).astype("i8"),
+            "sessions": (sums["n"] @ weights).round().astype("i8"),
+            "kwh": sums["kwh"] @ weights,
+            "plugged_hours": sums["hours"] @ weights,
+            "kwh_rated": sums["kwh"] @ weights_rated,
+            "plugged_hours_rated": sums["hours"] @ weights_rated,
+            "charging_hours_est": sums["charging_hours"] @ weights,
+            "available_device_hours": hours @ weights,
+            "rated_kwh_capacity": hours @ (weights_rated * np.nan_to_num(self.max_kw)),
         })
-        return out
 
 
 def _positions(labels: np.ndarray, values) -> np.ndarray:

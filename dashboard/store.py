@@ -682,6 +682,18 @@ class Store:
             {group}
         """, params)
 
+    def usage_per_device(self, filt: UsageFilter | Mapping | None, keep: np.ndarray
+                         ) -> dict | None:
+        """Usage totals (``USAGE_COLUMNS``, float arrays) in the filter's period of the devices
+        ``keep`` marks among every device in ``device_id`` order, when the period is whole
+        months the arrays hold (any other period: None; ask ``usage_by``). Only the period of
+        the filter matters: ``keep`` is the selection."""
+        period = self._period(as_filter(filt))
+        monthly = None if period is None else self.monthly()
+        if monthly is None or not monthly.covers(*period) or len(keep) != len(monthly.max_kw):
+            return None
+        return monthly.per_device(keep, *period)
+
     # Devices -------------------------------------------------------------------------------------
     def devices(self, borough: str | None = None, ward: str | None = None,
                 ward_layer: str = schema.DEFAULT_WARD_LAYER, speeds=None, operators=None

@@ -350,10 +350,12 @@ def usage_trend(series: pd.DataFrame, freq: str, place: str, when: str) -> dict:
 
 def heatmap(cells: pd.DataFrame, place: str, when: str) -> dict:
     """Sessions by hour of start (columns) and weekday (rows, Monday at the top)."""
-    if cells.empty or cells["sessions"].sum() == 0:
+    sessions = np.asarray(cells["sessions"], dtype="f8")
+    if len(sessions) == 0 or np.nansum(sessions) == 0:
         return empty("No charging sessions match these filters.")
-    grid = (cells.pivot(index="weekday", columns="hour", values="sessions")
-            .reindex(index=range(7), columns=range(24)).fillna(0).to_numpy(dtype="f4"))
+    grid = np.zeros((7, 24), dtype="f4")
+    grid[np.asarray(cells["weekday"], dtype=int), np.asarray(cells["hour"], dtype=int)] = \
+        np.nan_to_num(sessions)
     z = dict(typed(grid.ravel(), "f4"), shape="7, 24")
     data = [dict(type="heatmap", z=z, x=[f"{h:02d}:00" for h in range(24)], y=list(WEEKDAYS),
                  colorscale=[[i / (len(HEAT) - 1), c] for i, c in enumerate(HEAT)],
@@ -409,23 +411,26 @@ def breakdown(frame: pd.DataFrame, *, what: str, value_label: str, place: str, w
     ``frame``: ``label``, ``value`` (NaN where there is nothing to measure) and ``devices``.
     ``more`` counts groups left out (said in the subtitle).
     """
-    frame = frame.dropna(subset=["value"])
-    if frame.empty:
+    values = np.asarray(frame["value"], dtype="f8")
+    keep = np.flatnonzero(~np.isnan(values))
+    if len(keep) == 0:
         return empty("No charge devices match these filters.")
-    frame = frame.sort_values("value", ascending=False, kind="stable")
-    values = frame["value"].to_numpy(dtype="f8") * (100 if percent else 1)
+    keep = keep[np.argsort(-values[keep], kind="stable")]  # largest first, ties as given
+    values = values[keep] * (100 if percent else 1)
+    devices = np.asarray(frame["devices"])[keep].astype(int).tolist()
+    names = np.asarray(frame["label"], dtype=object)[keep]
     suffix = "%" if percent else ""
     labels = [f"{v:,.{decimals}f}{suffix} ({d:,} device{'s' if d != 1 else ''})"
-              for v, d in zip(values, frame["devices"].astype(int))]
-    shown = f"; the {len(frame)} largest of {len(frame) + more}" if more else ""
+              for v, d in zip(values.tolist(), devices)]
+    shown = f"; the {len(keep)} largest of {len(keep) + more}" if more else ""
     title = (f"{what}{f' ({SIMULATED})' if simulated else ''}"
              f"{SUBTITLE.format(f'{place}, {when}{shown}')}")
-    data = [dict(type="bar", x=typed(values, "f8"), y=[str(v) for v in frame["label"]],
+    data = [dict(type="bar", x=typed(values, "f8"), y=[str(v) for v in names],
                  orientation="h", marker=dict(color=BAR), text=labels, textposition="outside",
                  cliponaxis=False, textfont=dict(size=13),
                  hovertemplate="%{y}: %{text}<extra></extra>")]
     top = float(np.nanmax(values)) if len(values) else 0.0
-    return _figure("breakdown", title, 130 + 34 * len(frame), data,
+    return _figure("breakdown", title, 130 + 34 * len(keep), data,
                    margin=dict(l=10, r=30, t=80, b=50),
                    xaxis=_axis(title=dict(text=value_label), rangemode="tozero",
                                range=[0, top * 1.45 if top > 0 else 1]),

@@ -54,7 +54,7 @@ def test_the_arrays_hold_every_device_and_month(stores):
     fast, _ = stores
     monthly = fast.monthly()
     assert monthly is not None
-    assert monthly.sums["n"].shape == (len(fast.devices()), 24)
+    assert monthly.sums["n"].shape == (24, len(fast.devices()))
     assert monthly.sums["n"].sum() == fast.coverage()["rows"]
     assert monthly.heat["n"].sum() == fast.coverage()["rows"]
 
