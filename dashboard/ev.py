@@ -31,6 +31,7 @@ from dashboard import filters, metrics, schema
 from dashboard.export import ExportMeta
 from dashboard.served import IMMUTABLE, Packed
 from dashboard.figures import MapValues, fit_extent
+from dashboard.memo import derived
 from dashboard.figures.ev import device_points
 from dashboard.state import FilterState, Known
 from dashboard.store import USAGE_COLUMNS
@@ -216,6 +217,11 @@ def selected(devices: Devices, state: FilterState) -> np.ndarray:
     if state.operators:
         keep &= np.isin(a["operator"], list(state.operators))
     return keep
+
+
+def selected_rows(devices: Devices, state: FilterState) -> np.ndarray:
+    """The rows (``i``) of the devices a state selects, in device-id order."""
+    return np.flatnonzero(selected(devices, state))
 
 
 def select(devices: Devices, state: FilterState) -> pd.DataFrame:
@@ -581,7 +587,31 @@ def measure_hint(measure: str) -> str:
     return f"Darker wards: {MEASURE_STYLE[measure][4]}. Grey: no data or no devices."
 
 
-def ward_values(store, state: FilterState, wards: pd.DataFrame, measure: str) -> list[float]:
+@dataclass(frozen=True)
+class Wards:
+    """The 2022 wards a map shows (every ward, or a borough's) as plain lists: ``codes``,
+    ``names`` and ``stat_codes`` (the code their statistics are published under)."""
+    codes: list[str]
+    names: list[str]
+    stat_codes: list[str]
+
+
+def _wards_by_borough(table: pd.DataFrame) -> dict[str | None, Wards]:
+    out = {}
+    for borough in (None, *dict.fromkeys(table["borough_code"].tolist())):
+        rows = table if borough is None else table[table["borough_code"] == borough]
+        out[borough] = Wards(*(rows[c].astype(object).tolist()
+                               for c in ("code", "name", "stat_code")))
+    return out
+
+
+def map_wards(layers, borough: str | None) -> Wards:
+    """The 2022 wards of ``borough`` (None: every ward), from lists made once per layer table."""
+    by_borough = derived(layers["ward2022"], "ev-map-wards", _wards_by_borough)
+    return by_borough.get(borough) or Wards([], [], [])
+
+
+def ward_values(store, state: FilterState, wards: Wards, measure: str) -> list[float]:
     """The measure for each ward of ``wards`` over the devices ``state`` selects: device counts
     (0 where none), else NaN where there is nothing to show (no devices, or no published
     figure). Usage measures come from one per-ward store query, so the map never needs the
@@ -590,14 +620,15 @@ def ward_values(store, state: FilterState, wards: pd.DataFrame, measure: str) ->
         indicator = {"devices_per_100k": "ev_devices_per_100k",
                      "vehicles_per_device": "ev_vehicles_per_device"}[measure]
         values = _indicator(store, indicator, "ward2022", DFT_YEAR)
-        return [values.get(code, math.nan) for code in wards["stat_code"]]
+        return [values.get(code, math.nan) for code in wards.stat_codes]
     if measure == "devices":
-        selected = select(all_devices(store), state)
-        counts = selected["ward2022_code"].value_counts()
-        return [float(counts.get(code, 0)) for code in wards["code"]]
+        devices = all_devices(store)
+        codes = devices.arrays["ward2022_code"][selected(devices, state)]
+        counts = dict(zip(*np.unique(codes.astype(str), return_counts=True)))
+        return [float(counts.get(code, 0)) for code in wards.codes]
     by_code = _ward_usage(store, filters.usage_filter(state))[measure]
     scale = 100.0 if measure.endswith("utilisation") else 1.0
-    return [float(by_code.get(code, math.nan)) * scale for code in wards["code"]]
+    return [float(by_code.get(code, math.nan)) * scale for code in wards.codes]
 
 
 def _ward_usage(store, f) -> dict[str, dict[str, float]]:
@@ -667,11 +698,8 @@ def map_view(store, state: FilterState, layers, extents: pd.DataFrame, measure: 
     """London: every 2022 ward. A borough: its wards, zoomed to it. A ward: zoomed to the ward.
 
     Needs no usage beyond the per-ward totals of the measure (see ``ward_values``)."""
-    wards = layers["ward2022"]
-    outline: list[str] = []
-    if state.borough:
-        wards = wards[wards["borough_code"] == state.borough]
-        outline = [state.borough]
+    wards = map_wards(layers, state.borough)
+    outline = [state.borough] if state.borough else []
     selected = [state.ward] if state.ward and state.ward_layer == "ward2022" else []
     if selected:
         centre, zoom = _zoom_to(extents, "ward2022", state.ward)
@@ -679,10 +707,10 @@ def map_view(store, state: FilterState, layers, extents: pd.DataFrame, measure: 
     else:
         centre, zoom = _zoom_to(extents, "borough", state.borough)
     unit, decimals, reverse, neutral, _ = MEASURE_STYLE[measure]
-    values = MapValues(codes=list(wards["code"]), values=ward_values(store, state, wards, measure),
+    values = MapValues(codes=wards.codes, values=ward_values(store, state, wards, measure),
                        label=filters.EV_MEASURES[measure], unit=unit, decimals=decimals,
                        reverse=reverse, neutral=neutral)
-    return MapView(list(wards["code"]), list(wards["name"]), values, outline, selected, centre,
+    return MapView(wards.codes, wards.names, values, outline, selected, centre,
                    zoom, f"{state.borough or 'london'}|{state.ward or ''}")
 
 

@@ -81,8 +81,7 @@ def _selected_device(store, state: FilterState, device_id: str | None):
     device = ev.device_by_id(devices, device_id)
     if device is None:
         return None
-    selected = ev.select(devices, state)["device_id"].to_numpy()
-    return device if device["device_id"] in selected else None
+    return device if ev.selected(devices, state)[int(device["i"])] else None
 
 
 def _point(device) -> dict | None:
@@ -263,8 +262,8 @@ def _map_patch(store, state, tables, measure, device, before: FilterState) -> Pa
 def _selection(store, state) -> dict:
     """Which devices the map shows (see ``figs.selection``)."""
     devices = ev.all_devices(store)
-    chosen = ev.select(devices, state)
-    return figs.selection(chosen["i"], len(devices), chosen["name"].tolist())
+    rows = ev.selected_rows(devices, state)
+    return figs.selection(rows, len(devices), devices.arrays["name"][rows])
 
 
 def _filters_key(state: FilterState, defaults: FilterState) -> str:

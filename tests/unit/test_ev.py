@@ -11,7 +11,7 @@ import pytest
 from dashboard import ev, filters, metrics, runtime, schema
 from dashboard.store import USAGE_COLUMNS, UsageFilter
 
-LAMBETH, BEXLEY, CITY = "E09000022", "E09000004", "E09000001"
+LAMBETH, BEXLEY, CITY, SOUTHWARK = "E09000022", "E09000004", "E09000001", "E09000028"
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +124,10 @@ def test_empty_selection_everywhere_else(empty_view, store, tables):
     assert ev.table_summary(empty_view) == ""
     frame, more = ev.breakdown_frame(empty_view, "operator", "sessions")
     assert frame.empty and more == 0
-    wards = tables.layers["ward2022"]
-    wards = wards[wards["borough_code"] == BEXLEY]
+    wards = ev.map_wards(tables.layers, BEXLEY)
+    assert len(wards.codes) > 10
     state = empty_view.state
-    assert ev.ward_values(store, state, wards, "devices") == [0.0] * len(wards)
+    assert ev.ward_values(store, state, wards, "devices") == [0.0] * len(wards.codes)
     assert all(math.isnan(v) for v in ev.ward_values(store, state, wards, "time_utilisation"))
     supply = {k.label: k.value for k in ev.supply_kpis(empty_view, store, runtime.known(),
                                                        tables.layers)}
@@ -171,13 +171,14 @@ def test_breakdown_by_operator_keeps_the_largest_twelve(store, known, london):
 def test_ward_values_count_devices_and_rate_usage(store, known, london, tables):
     state = london.replace(borough=LAMBETH)
     view = ev.build_view(store, state, known)
-    wards = tables.layers["ward2022"]
-    wards = wards[wards["borough_code"] == LAMBETH]
+    wards = ev.map_wards(tables.layers, LAMBETH)
+    table = tables.layers["ward2022"]
+    assert wards.codes == table.loc[table["borough_code"] == LAMBETH, "code"].tolist()
     counts = ev.ward_values(store, state, wards, "devices")
     assert sum(counts) == len(view.devices)
     ward = _busiest_ward(ev.all_devices(store), LAMBETH)
     mine = view.devices[view.devices["ward2022_code"] == ward]
-    position = list(wards["code"]).index(ward)
+    position = wards.codes.index(ward)
     util = ev.ward_values(store, state, wards, "time_utilisation")[position]
     assert util == pytest.approx(100 * mine["plugged_hours"].sum()
                                  / mine["available_device_hours"].sum())
@@ -193,14 +194,14 @@ def test_ward_values_are_the_per_device_usage_summed_by_ward(store, known, londo
     """The map's one per-ward query gives what summing the page's per-device usage gives."""
     state = london.replace(speeds=("rapid", "ultra"))
     view = ev.build_view(store, state, known)
-    wards = tables.layers["ward2022"]
+    wards = ev.map_wards(tables.layers, None)
     per_ward = ev.group_totals(view.devices, "ward2022_code",
                                len(view.keys["ward2022_code"]))
     scale = 100.0 if measure.endswith("utilisation") else 1.0
     expected = dict(zip(view.keys["ward2022_code"],
                         np.where(per_ward["n"] > 0, per_ward[measure] * scale, np.nan)))
     got = ev.ward_values(store, state, wards, measure)
-    want = [expected.get(code, math.nan) for code in wards["code"]]
+    want = [expected.get(code, math.nan) for code in wards.codes]
     np.testing.assert_allclose(got, want, rtol=1e-9, equal_nan=True)
     assert any(math.isnan(v) for v in got) and any(v > 0 for v in got)
 
@@ -283,6 +284,32 @@ def test_table_least_used_last_page_and_names(lambeth):
     by_name = ev.table_data(lambeth, "name", False, 0, "all")
     names = [r[1].casefold() for r in by_name["rows"]]
     assert names == sorted(names) and "A to Z" in by_name["status"]
+
+
+def _reference_order(d: pd.DataFrame, sort: str, descending: bool) -> list[str]:
+    """The device table's order by the frame: text ignoring case (a missing name as empty),
+    speeds slow to ultra-rapid, missing values last, ties by device id."""
+    if sort in ("name", "ward", "operator"):
+        column = {"name": "name", "ward": "ward_name", "operator": "operator"}[sort]
+        key = d[column].fillna("").astype(str).str.casefold()
+    elif sort == "speed":
+        key = d["speed_class"].map({s: i for i, s in enumerate(schema.SPEED_CLASSES)})
+    else:
+        key = d[sort].astype(float)
+    order = pd.DataFrame({"k": key.to_numpy(), "id": d["device_id"].to_numpy()})
+    order = order.sort_values(["k", "id"], ascending=[not descending, True], na_position="last")
+    return order["id"].tolist()
+
+
+@pytest.mark.parametrize("sort", list(ev.TABLE_COLUMNS))
+def test_table_sorts_every_column_both_ways_with_ties_by_device_id(store, known, london, sort):
+    view = ev.build_view(store, london.replace(borough=SOUTHWARK), known)
+    for descending in (False, True):
+        want = _reference_order(view.devices, sort, descending)
+        pages = ev.table_data(view, sort, descending, 0, "all")["pages"]
+        got = [row[2] for page in range(pages)
+               for row in ev.table_data(view, sort, descending, page, "all")["rows"]]
+        assert got == want, (sort, descending)
 
 
 def test_table_unused_devices(lambeth):
@@ -399,7 +426,7 @@ def test_results_of_size_zero_keep_nothing():
 
 def test_kept_ward_values_are_the_computed_ones(store, known, london, tables):
     state = london.replace(borough=LAMBETH, speeds=("fast",))
-    wards = tables.layers["ward2022"]
+    wards = ev.map_wards(tables.layers, LAMBETH)
     ev.results("ward-usage", ev.cache_size(store)).clear()
     first = ev.ward_values(store, state, wards, "kwh")
     again = ev.ward_values(store, state, wards, "kwh")
