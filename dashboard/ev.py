@@ -717,7 +717,12 @@ def map_view(store, state: FilterState, layers, extents: pd.DataFrame, measure: 
 # Trends and breakdowns ---------------------------------------------------------------------------
 def usage_series(store, state: FilterState, freq: str) -> pd.DataFrame:
     """Usage totals and measures per month or week of the period."""
-    return with_measures(store.usage_timeseries(filters.usage_filter(state), freq))
+    f = filters.usage_filter(state)
+    columns = store.monthly_series(f) if freq == "month" else None
+    if columns is None:
+        return with_measures(store.usage_timeseries(f, freq))
+    measures = metrics.usage_metrics_columns(columns)
+    return pd.DataFrame({**columns, **{c: measures[c] for c in MEASURE_COLUMNS}})
 
 
 def breakdown_frame(view: View, dim: str, metric: str) -> tuple[pd.DataFrame, int]:

@@ -49,8 +49,9 @@ class MonthlyUsage:
     row (one row more: a period's totals are two rows' difference), ``hours`` each device's
     hours of availability in each month (months x devices) and ``live`` whether it was
     available at all in that month (both depend only on the month, since every period
-    starts at a month's start), and ``heat`` sessions ("n") and "kwh" as (borough x speed
-    class x month x hour of the week) arrays, codes as in ``codes`` (missing last).
+    starts at a month's start), and ``heat`` sessions ("n") and "kwh" by borough x speed
+    class x month x hour of the week, summed over the months before each (one month more, as
+    ``running``), codes as in ``codes`` (missing last).
     """
 
     labels: dict
@@ -110,11 +111,15 @@ class MonthlyUsage:
         """Sessions and kWh by hour of the week (168 each) for whole months, for devices in
         ``boroughs`` and of ``speeds`` (None: any)."""
         span = self._span(first, last)
-        pick = [slice(None) if values is None else self._known(key, values)
-                for key, values in zip(HEAT_KEYS, (boroughs, speeds))]
-        index = np.ix_(*(np.arange(self.heat["n"].shape[i])[p] for i, p in enumerate(pick)))
-        return tuple(self.heat[name][index][:, :, span].sum(axis=(0, 1, 2))
-                     for name in ("n", "kwh"))
+        out = []
+        for name in ("n", "kwh"):
+            running = self.heat[name]
+            cells = running[:, :, span.stop] - running[:, :, span.start]  # borough x speed x 168
+            for axis, (key, values) in enumerate(zip(HEAT_KEYS, (boroughs, speeds))):
+                if values is not None:
+                    cells = np.take(cells, self._known(key, values), axis=axis)
+            out.append(cells.sum(axis=(0, 1)))
+        return tuple(out)
 
     # Selection -----------------------------------------------------------------------------------
     def mask(self, equal: dict, among: dict) -> np.ndarray:
@@ -204,13 +209,17 @@ class MonthlyUsage:
 
     def series(self, keep: np.ndarray, first: dt.date, last: dt.date) -> pd.DataFrame:
         """``Store._timeseries`` by month for whole months: one row per month of the period."""
+        return pd.DataFrame(self.series_columns(keep, first, last))
+
+    def series_columns(self, keep: np.ndarray, first: dt.date, last: dt.date) -> dict:
+        """``series`` as arrays by column name."""
         span = self._span(first, last)
         rated = self.max_kw > 0
         weights = keep.astype("f8")
         weights_rated = weights * rated
         sums = {name: self.sums[name][span] for name in SUMS}
         live, hours = self.live[span], self.hours[span]
-        return pd.DataFrame({
+        return {
             "period": self.months[span].astype("datetime64[us]"),
             "devices": live.sum(axis=1, where=keep[None, :]).astype("i8"),
             "devices_rated": live.sum(axis=1, where=(keep & rated)[None, :]).astype("i8"),
@@ -222,15 +231,15 @@ class MonthlyUsage:
             "charging_hours_est": sums["charging_hours"] @ weights,
             "available_device_hours": hours @ weights,
             "rated_kwh_capacity": hours @ (weights_rated * np.nan_to_num(self.max_kw)),
-        })
+        }
 
 
 def _positions(labels: np.ndarray, values) -> np.ndarray:
     """Each value's position in the sorted text ``labels``, or ``len(labels)`` for a missing
     or unknown value (the code every array here keeps last for "none of these")."""
-    values = pd.Series(values, dtype=object)
-    present = values.notna().to_numpy()
-    text = values[present].astype(str).to_numpy(dtype=object)
+    values = np.asarray(values, dtype=object)
+    present = ~pd.isna(values)
+    text = np.array([str(v) for v in values[present]], dtype=object)
     out = np.full(len(values), len(labels), dtype=np.int64)
     if len(labels) and len(text):
         at = np.minimum(np.searchsorted(labels, text), len(labels) - 1)
@@ -240,7 +249,7 @@ def _positions(labels: np.ndarray, values) -> np.ndarray:
 
 def _heat(con: duckdb.DuckDBPyConnection, labels: dict, months: np.ndarray) -> dict:
     """``sim.device_month_hours`` summed per borough, speed class, month and hour of the week,
-    as dense arrays (34 x 6 x months x 168: 1.6 MB each over 24 months)."""
+    as dense arrays of running totals over the months (see ``MonthlyUsage.heat``)."""
     rows = con.execute(f"""
         SELECT {", ".join(f"c.{k}" for k in HEAT_KEYS)}, h.month, h.how,
                sum(h.n)::DOUBLE AS n, sum(h.kwh)::DOUBLE AS kwh
@@ -256,5 +265,5 @@ def _heat(con: duckdb.DuckDBPyConnection, labels: dict, months: np.ndarray) -> d
         np.add.at(grid, (index[0][inside], index[1][inside], month[inside],
                          rows["how"].to_numpy()[inside].astype(int)),
                   rows[name].to_numpy(dtype="f8")[inside])
-        out[name] = grid
+        out[name] = np.concatenate([np.zeros((*shape[:2], 1, 168)), grid.cumsum(axis=2)], axis=2)
     return out

@@ -749,6 +749,14 @@ class Store:
         days inside the selected period."""
         return self._timeseries(as_filter(filt), freq)
 
+    def monthly_series(self, filt: UsageFilter | Mapping | None) -> dict | None:
+        """``usage_timeseries`` by month as arrays by column name, when the period is whole
+        months the arrays hold (None otherwise: ask ``usage_timeseries``)."""
+        f = as_filter(filt)
+        period = self._period(f)
+        fast = None if period is None else self._whole_months(f, period)
+        return None if fast is None else fast[0].series_columns(fast[1], *period)
+
     def device_history(self, device_id: str, freq: str = "month") -> pd.DataFrame:
         """``usage_timeseries`` of one device over the whole simulated period (no rows if the
         device is unknown)."""
