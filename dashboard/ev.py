@@ -421,10 +421,10 @@ def area_key(state: FilterState, known: Known, layers: Mapping[str, pd.DataFrame
     figures, so a 2011 ward reports under its borough.
     """
     if state.ward and state.ward_layer == "ward2022":
-        table = layers["ward2022"]
-        hit = table.loc[table["code"] == state.ward, "stat_code"]
-        if len(hit):
-            code = str(hit.iloc[0])
+        stat_codes = derived(layers["ward2022"], "ev-stat-codes",
+                             lambda t: dict(zip(t["code"].tolist(), t["stat_code"].tolist())))
+        if state.ward in stat_codes:
+            code = str(stat_codes[state.ward])
             if code == schema.CITY_CODE:
                 return "ward2022", code, "City of London (all wards)"
             return "ward2022", code, filters.place_name(state, known)

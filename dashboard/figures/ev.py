@@ -381,7 +381,7 @@ def dft_trend(area: pd.DataFrame, london: pd.DataFrame | None, *, what: str, are
     """
     if area.empty or area["value"].isna().all():
         return empty(f"No published figures for {area_name}.")
-    periods = list((area if london is None else london)["period"])
+    periods = (area if london is None else london)["period"].tolist()
     yearly = all(str(p).isdigit() for p in periods)  # years on a true time scale
     x = [int(p) for p in periods] if yearly else [str(p).replace("Q", " Q") for p in periods]
     data = []
@@ -389,7 +389,8 @@ def dft_trend(area: pd.DataFrame, london: pd.DataFrame | None, *, what: str, are
             (area, area_name, BAR, "solid", True),
             (area if london is None else london, "London", "#505a5f", "dash",
              london is not None)):
-        values = frame.set_index("period")["value"].reindex(periods)
+        by_period = dict(zip(frame["period"].tolist(), frame["value"].tolist()))
+        values = [by_period.get(p) for p in periods]
         data.append(dict(
             type="scatter", x=x, y=_numbers(values, dtype="f4"), name=name,
             mode="lines+markers", visible=visible,
