@@ -2,7 +2,14 @@
 
     python -m bench.bench_callbacks [--clients 1 4 16] [--requests 40] [--duration 40]
 
-Both apps run under gunicorn (2 workers, 4 threads, ``--preload``) on loopback ports. Headless
+Both apps run under gunicorn (2 workers, 4 threads, ``--preload``) on loopback ports, by
+default without keep-alive (``--keep-alive 0``: each request on a new connection, as behind a
+reverse proxy that opens one per request, nginx's default). With keep-alive the 16 clients' 16
+long-lived connections, all opened at the same instant, are split between the two workers by
+whichever is awake first, and that split, fixed for the whole run, decides the throughput
+more than either app does (one worker was measured doing 85% of the work while the other
+idled); ``--keep-alive SECONDS`` measures that way instead. The CPU each worker used is
+reported for every level, so an uneven split shows. Headless
 Chromium opens each app once and makes the same filter changes through its controls (period and
 speed for all of London, a borough, a ward, another borough, speeds back to all; our page also
 changes the map measure); every ``/_dash-update-component`` POST the browser sends is recorded
@@ -304,24 +311,35 @@ def warm(url: str, recorded: list[dict]) -> None:
 APPS = ("ours", "ours-nocache", "baseline")
 
 
-def _servers(workers: int, apps) -> dict:
+def _servers(workers: int, apps, keepalive: int) -> dict:
     """Our app as deployed (per-worker result cache on), our app with the cache off (every
     request computed: what a new state costs), and the baseline."""
-    made = {"ours": lambda: our_app(workers=workers),
-            "ours-nocache": lambda: our_app(workers=workers, env={"BD_EV_CACHE": "0"},
-                                            label="nocache"),
-            "baseline": lambda: baseline_app(workers=workers)}
+    made = {"ours": lambda: our_app(workers=workers, keepalive=keepalive),
+            "ours-nocache": lambda: our_app(workers=workers, keepalive=keepalive,
+                                            env={"BD_EV_CACHE": "0"}, label="nocache"),
+            "baseline": lambda: baseline_app(workers=workers, keepalive=keepalive)}
     return {name: made[name]() for name in APPS if name in apps}
 
 
+def _measured(server, recorded: list[dict], clients: int, max_requests: int,
+              duration: float) -> dict:
+    """``replay``, with the CPU seconds each worker used meanwhile."""
+    before = server.worker_cpu()
+    result = replay(server.url, recorded, clients, max_requests, duration)
+    after = server.worker_cpu()
+    result["worker_cpu_s"] = [after[p] - before[p] for p in sorted(after) if p in before]
+    return result
+
+
 def run(clients=(1, 4, 16), max_requests: int = 40, duration: float = 40.0,
-        workers: int = 2, apps=APPS) -> dict:
+        workers: int = 2, apps=APPS, keepalive: int = 0) -> dict:
     from playwright.sync_api import sync_playwright
 
     results = {"machine": machine_facts(), "settings": {
         "clients": list(clients), "max_requests_per_client": max_requests,
-        "max_seconds": duration, "workers": workers, "threads": 4}, "apps": {}}
-    servers = _servers(workers, apps)
+        "max_seconds": duration, "workers": workers, "threads": 4,
+        "keepalive_s": keepalive}, "apps": {}}
+    servers = _servers(workers, apps, keepalive)
     specs = {"ours": OURS, "ours-nocache": OURS, "baseline": BASELINE}
     try:
         for server in servers.values():
@@ -343,7 +361,7 @@ def run(clients=(1, 4, 16), max_requests: int = 40, duration: float = 40.0,
             warm(server.url, recorded[name])
             runs = []
             for c in clients:
-                runs.append(replay(server.url, recorded[name], c, max_requests, duration))
+                runs.append(_measured(server, recorded[name], c, max_requests, duration))
                 print(f"  {name}: {c} clients done", flush=True)
             results["apps"][name] = {
                 "steps": [{"step": s["step"], "requests": [r["kind"] for r in s["requests"]]}
@@ -383,8 +401,21 @@ def _div(a, b):
     return None if a is None or not b else a / b
 
 
+def _split(run: dict) -> str:
+    """Each worker's CPU seconds in a run, and the busiest one's share."""
+    cpu = run.get("worker_cpu_s") or []
+    if not cpu or not sum(cpu):
+        return "-"
+    return f"{' + '.join(fmt(c, 2) for c in cpu)} ({max(cpu) / sum(cpu):.0%})"
+
+
 def report(results: dict) -> str:
+    keepalive = results.get("settings", {}).get("keepalive_s")
     lines = []
+    if keepalive is not None:
+        lines.append("Connections: " + ("a new one per request (gunicorn --keep-alive 0)."
+                                        if keepalive == 0 else
+                                        f"kept alive (gunicorn --keep-alive {keepalive})."))
     for name, app in results["apps"].items():
         lines.append(f"\n{name}: filter changes replayed (steps: "
                      + "; ".join(f"{s['step']} = {', '.join(s['requests'])}"
@@ -401,9 +432,11 @@ def report(results: dict) -> str:
                             "server ms med"], rows))
         rows = [[r["clients"], r["changes"], fmt(r["change_latency"]["median_ms"]),
                  fmt(r["change_latency"]["p95_ms"]), fmt(r["changes_per_s"], 2),
-                 fmt(r["req_per_s"]), r["errors"], fmt(r["wall_s"])] for r in app["runs"]]
+                 fmt(r["req_per_s"]), r["errors"], fmt(r["wall_s"]), _split(r)]
+                for r in app["runs"]]
         lines.append("\n" + table(["clients", "changes", "change median ms", "change p95 ms",
-                                   "changes/s", "req/s", "errors", "wall s"], rows))
+                                   "changes/s", "req/s", "errors", "wall s",
+                                   "worker CPU s (busiest share)"], rows))
         mem = app.get("memory") or {}
         if mem.get("workers"):
             lines.append("worker PSS after the run: " + ", ".join(
@@ -423,8 +456,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--duration", type=float, default=40.0, help="seconds per level")
     parser.add_argument("--apps", nargs="+", choices=list(APPS), default=list(APPS),
                         help="e.g. ours alone, quicker to iterate")
+    parser.add_argument("--keep-alive", type=int, default=0, metavar="SECONDS",
+                        help="gunicorn keep-alive for both apps (default 0: a connection per "
+                             "request)")
     args = parser.parse_args(argv)
-    results = run(tuple(args.clients), args.requests, args.duration, apps=tuple(args.apps))
+    results = run(tuple(args.clients), args.requests, args.duration, apps=tuple(args.apps),
+                  keepalive=args.keep_alive)
     path = save("callbacks", results)
     print(report(results))
     print(f"\nresults: {path}")

@@ -163,6 +163,7 @@ class Server:
     app: str                       # e.g. "app:server"
     workers: int = 2
     threads: int = 4
+    keepalive: int | None = None   # gunicorn --keep-alive seconds (0: a connection per request)
     env: dict = field(default_factory=dict)
     ready_path: str = "/"
     start_timeout: float = 300.0
@@ -186,6 +187,8 @@ class Server:
         cmd = [sys.executable, "-m", "gunicorn", self.app, "-b", f"127.0.0.1:{self.port}",
                "-w", str(self.workers), "--threads", str(self.threads), "--preload",
                "--timeout", "300", "--log-level", "warning", "-c", "/dev/null"]
+        if self.keepalive is not None:
+            cmd += ["--keep-alive", str(self.keepalive)]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
@@ -206,6 +209,17 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         return [] if self.proc is None else _children(self.proc.pid)
+
+    def worker_cpu(self) -> dict[int, float]:
+        """CPU seconds (user + system) each worker has used so far."""
+        out = {}
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return out
 
     def memory(self) -> dict:
         """PSS and RSS (MB) of the master and each worker."""
