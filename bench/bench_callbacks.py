@@ -2,20 +2,22 @@
 
     python -m bench.bench_callbacks [--clients 1 4 16] [--requests 40] [--duration 40]
 
+Headless Chromium opens each app once and makes the same filter changes through its controls
+(period and speed for all of London, a borough, a ward, another borough, speeds back to all,
+back to all of London; our page also changes the map measure); every
+``/_dash-update-component`` POST the browser sends is recorded as a template, and each template
+is checked against the app's ``/_dash-dependencies``. The templates are then replayed by 1, 4
+and 16 concurrent clients (threads, one session each); each client sends at most
+``--requests`` requests or stops after ``--duration`` seconds.
+
 Both apps run under gunicorn (2 workers, 4 threads, ``--preload``) on loopback ports, by
 default without keep-alive (``--keep-alive 0``: each request on a new connection, as behind a
-reverse proxy that opens one per request, nginx's default). With keep-alive the 16 clients' 16
+reverse proxy that opens one per request, nginx's default). With keep-alive the 16 clients'
 long-lived connections, all opened at the same instant, are split between the two workers by
-whichever is awake first, and that split, fixed for the whole run, decides the throughput
-more than either app does (one worker was measured doing 85% of the work while the other
-idled); ``--keep-alive SECONDS`` measures that way instead. The CPU each worker used is
-reported for every level, so an uneven split shows. Headless
-Chromium opens each app once and makes the same filter changes through its controls (period and
-speed for all of London, a borough, a ward, another borough, speeds back to all; our page also
-changes the map measure); every ``/_dash-update-component`` POST the browser sends is recorded
-as a template, and each template is checked against the app's ``/_dash-dependencies``. The
-templates are then replayed by 1, 4 and 16 concurrent clients (threads, one keep-alive session
-each); each client sends at most ``--requests`` requests or stops after ``--duration`` seconds.
+whichever is awake first, and that split, fixed for the whole run, decides the throughput more
+than either app does (one worker was measured doing 85% of the work while the other idled);
+``--keep-alive SECONDS`` measures that way instead. The CPU each worker used is reported for
+every level, so an uneven split shows.
 
 Each response is classified by which figures it updates: "map" (the map only), "charts" (other
 figures only), "map + charts" (both in one response) or "other" (no figure, e.g. the device
@@ -85,6 +87,7 @@ def steps(spec: AppSpec) -> list[tuple[str, Callable]]:
     out += [
         ("other borough", lambda page: _choose(page, f"#{p}borough", SOUTHWARK)),
         ("all speeds, borough", lambda page: page.click(f"#{p}speed input[value=rapid]")),
+        ("back to London", lambda page: page.click(f"#{p}borough .dash-dropdown-clear")),
     ]
     return out
 

@@ -181,10 +181,11 @@ def create_app(config: Config | None = None) -> dash.Dash:
     app.layout = shell.layout
     app.index_string = shell.INDEX_STRING
     shell.register_callbacks(app)
-    from dashboard import ev, pdf
+    from dashboard import ev, pdf, ward_lists
 
     pdf.register(app)
     ev.register_routes(app.server)
+    ward_lists.register_routes(app.server)
     _warm_up(app)
     return app
 

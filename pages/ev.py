@@ -20,7 +20,7 @@ from dash import (ALL, ClientsideFunction, Input, Output, Patch, State, callback
 from dash.exceptions import PreventUpdate
 
 from dashboard import components as ui
-from dashboard import ev, filters, runtime, schema
+from dashboard import ev, filters, runtime, schema, ward_lists
 from dashboard import export as exports
 from dashboard.figures import ev as figs
 from dashboard.figures import graph_config
@@ -33,6 +33,7 @@ P = "ev"
 IDS = {k: f"{P}-{k}" for k in (
     "borough", "ward", "from", "to", "speed", "operator", "measure", "freq", "breakdown", "map",
     "heading", "summary", "messages", "supply", "usage", "utilisation", "trend", "dft-devices",
+    "ward-lists",
     "dft-vehicles", "heatmap", "by-speed", "by-operator", "table", "table-status",
     "table-summary", "table-state", "table-data", "prev", "next", "show", "device",
     "device-close", "device-section", "measure-hint", "download", "image-sink", "shapes",
@@ -241,21 +242,21 @@ def _map_figure(store, state, tables, measure, device):
     mv = ev.map_view(store, state, tables.layers, tables.extents, measure)
     geo = runtime.geo()
     return figs.device_map(
-        geo.url("ward2022"), mv.names, mv.values, map_style=runtime.config().map_style,
+        geo.url("ward2022"), mv.values, map_style=runtime.config().map_style,
         outline_url=geo.url("borough"), outline_codes=mv.outline, selected=mv.selected,
         centre=mv.centre, zoom=mv.zoom, uirevision=mv.uirevision, device=_point(device))
 
 
 def _map_patch(store, state, tables, measure, device, before: FilterState) -> Patch:
-    """The map after a filter change from ``before``: ward values always; the wards' codes and
-    names only when the borough changed; the outline, selection and view when the place did."""
+    """The map after a filter change from ``before``: ward values always; the wards' codes
+    only when the borough changed; the outline, selection and view when the place did."""
     mv = ev.map_view(store, state, tables.layers, tables.extents, measure)
     borough_changed = state.borough != before.borough
     place_changed = borough_changed or (state.ward, state.ward_layer) != (before.ward,
                                                                           before.ward_layer)
     view = dict(selected=mv.selected, outline_codes=mv.outline, centre=mv.centre, zoom=mv.zoom,
                 uirevision=mv.uirevision) if place_changed else {}
-    return figs.patch_device_map(mv.values, names=mv.names if borough_changed else None,
+    return figs.patch_device_map(mv.values, codes=borough_changed,
                                  device=_point(device), **view)
 
 
@@ -359,6 +360,7 @@ def layout(**query):
         dcc.Store(id=IDS["shapes"], data={**{k: figs.signature(f) for k, f in figures.items()},
                                           DFT_PLACE: _dft_place(state, known, tables)}),
         dcc.Store(id=IDS["points"], data={"url": ev.points_url(store)}),
+        ward_lists.source(IDS["ward-lists"], known, ["ward2022"]),
         dcc.Store(id=IDS["selection"], data=_selection(store, state)),
         dcc.Store(id=IDS["state"], data=_filters_key(state, defaults)),
         dcc.Store(id=IDS["picked"]),
@@ -489,7 +491,6 @@ FILTER_INPUTS = ("borough", "ward", "from", "to", "speed", "operator")
 FILTER_VALUES = ("borough", "ward", "from", "to")  # the controls a change may correct
 MAP_OUTPUTS = {
     **{k: Output(IDS[k], "value") for k in FILTER_VALUES},
-    "ward_options": Output(IDS["ward"], "options"),
     "heading": Output(IDS["heading"], "children"),
     "map": Output(IDS["map"], "figure"),
     "selection": Output(IDS["selection"], "data"),
@@ -576,8 +577,6 @@ def _update_map(measure, click, query, values):
     out.update({k: v for k, v in shown.items() if v != values[k]})
     key = _filters_key(state, defaults)
     out.update({
-        "ward_options": (filters.ward_options(known, "ward2022", state.borough)
-                         if state.borough != before.borough else no_update),
         "heading": _heading_text(state, known),
         "map": _map_patch(store, state, tables, measure, device, before),
         "selection": _selection(store, state),
@@ -783,6 +782,7 @@ def download(*args):
     return dcc.send_bytes(body, exports.filename(f"{title} {view.place}", fmt, now))
 
 
+ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"], {"ward2022": IDS["ward"]})
 clientside_callback(
     ClientsideFunction(namespace="ev", function_name="drawPoints"),
     Output(IDS["map"], "figure", allow_duplicate=True),

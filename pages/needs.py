@@ -17,7 +17,7 @@ from dash import (MATCH, Input, Output, Patch, State, callback, clientside_callb
                   dcc, html, no_update)
 
 from dashboard import components as ui
-from dashboard import export, filters, needs, runtime, schema
+from dashboard import export, filters, needs, runtime, schema, ward_lists
 from dashboard.figures import fit_extent, graph_config
 from dashboard.figures import needs as figs
 from dashboard.state import Message, narrow, parse, to_query
@@ -32,7 +32,7 @@ IDS = {k: f"{P}-{k}" for k in (
     "layer-note", "ranking", "ranking-caption", "strip", "strip-caption", "table-body",
     "table-status", "table-caption", "table-state", "prev", "next", "table", "preset", "x", "y",
     "need", "prov", "scatter", "flagmap", "flag-body", "flag-count", "flag-caption", "crime",
-    "crime-chart", "ev-devices", "ev-vehicles",
+    "crime-chart", "ev-devices", "ev-vehicles", "ward-lists",
     "s-ind", "s-place", "s-area", "s-prov", "s-series",
 )}
 QUERY = {"type": "query", "page": P}
@@ -487,6 +487,7 @@ def layout(**query):
         *[dcc.Store(id=IDS[k], data=v) for k, v in signatures.items()],
         dcc.Store(id=IDS["map-layer"], data=_drawn(state, ind.layer)),
         dcc.Store(id=IDS["table-state"], data={"sort": "rank", "desc": False, "page": 0}),
+        ward_lists.source(IDS["ward-lists"], known, ["ward2022", "ward2011"]),
         html.Div(ui.messages(notes), id=IDS["messages"], className="messages"),
         html.H1("Residents' needs"),
         html.P("Where are needs greatest, and is provision where the need is?",
@@ -648,13 +649,15 @@ def _choose_area(state, known, code: str | None):
     return narrow(state, known, ward=code)
 
 
+ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"],
+                          {"ward2022": IDS["ward2022"], "ward2011": IDS["ward2011"]})
+
+
 @callback(
     Output(QUERY, "data"),
     Output(IDS["borough"], "value"),
     Output(IDS["ward2022"], "value"),
-    Output(IDS["ward2022"], "options"),
     Output(IDS["ward2011"], "value"),
-    Output(IDS["ward2011"], "options"),
     Output(IDS["field2022"], "hidden"),
     Output(IDS["field2011"], "hidden"),
     Output(IDS["from"], "value"),
@@ -724,14 +727,11 @@ def update_controls(indicator, borough, ward22, ward11, month_from, month_to, cl
         view = dataclasses.replace(view, crime=crime)
     old_sig, sig = _signatures(old_state, old_view), _signatures(state, view)
     stores = [sig[k] if sig[k] != old_sig[k] else no_update for k in STORES]
-    new_borough = state.borough != old_state.borough
     return (
         _query(state, view, known),
         state.borough,
         state.ward if state.ward_layer == "ward2022" else None,
-        filters.ward_options(known, "ward2022", state.borough) if new_borough else no_update,
         state.ward if state.ward_layer == "ward2011" else None,
-        filters.ward_options(known, "ward2011", state.borough) if new_borough else no_update,
         state.ward_layer != "ward2022",
         state.ward_layer != "ward2011",
         state.date_from, state.date_to,

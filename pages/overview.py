@@ -5,7 +5,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import components as ui
-from dashboard import filters, overview, runtime
+from dashboard import filters, overview, runtime, ward_lists
 from dashboard.figures import (LONDON_CENTRE, LONDON_ZOOM, choropleth_map, graph_config,
                                patch_choropleth)
 from dashboard.state import narrow, parse, to_query
@@ -14,7 +14,7 @@ dash.register_page(__name__, path="/", title="Overview - Borough Dashboards", or
 
 P = "ov"
 IDS = {k: f"{P}-{k}" for k in ("borough", "ward", "measure", "map", "kpis", "heading",
-                                "messages", "rapid")}
+                                "messages", "rapid", "ward-lists")}
 QUERY = {"type": "query", "page": P}
 
 
@@ -52,6 +52,7 @@ def layout(**query):
     )
     return html.Div([
         dcc.Store(id=QUERY, data=to_query(state, defaults)),
+        ward_lists.source(IDS["ward-lists"], known, ["ward2022"]),
         html.Div(ui.messages(notes), id=IDS["messages"], className="messages"),
         html.H1(_heading(state, known), id=IDS["heading"]),
         html.P("Residents, public charge points, plug-in vehicles and residents' needs for "
@@ -100,10 +101,12 @@ def layout(**query):
     ])
 
 
+ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"], {"ward2022": IDS["ward"]})
+
+
 @callback(
     Output(IDS["borough"], "value"),
     Output(IDS["ward"], "value"),
-    Output(IDS["ward"], "options"),
     Output(IDS["kpis"], "children"),
     Output(IDS["map"], "figure"),
     Output(IDS["heading"], "children"),
@@ -127,7 +130,7 @@ def update(borough, ward, measure, click, query):
     elif trigger == IDS["map"]:
         code = ((click or {}).get("points") or [{}])[0].get("location")
         if not code:
-            return (no_update,) * 7
+            return (no_update,) * 6
         if state.borough is None:
             state = narrow(state, known, borough=code)
         else:
@@ -143,7 +146,6 @@ def update(borough, ward, measure, click, query):
         zoom=view.zoom or LONDON_ZOOM, uirevision=state.borough or "london",
     )
     ward_value = state.ward if state.ward_layer == "ward2022" else None
-    return (state.borough, ward_value, filters.ward_options(known, "ward2022", state.borough),
-            _cards(store, state, known, tables), patch, _heading(state, known),
-            to_query(state, defaults))
+    return (state.borough, ward_value, _cards(store, state, known, tables), patch,
+            _heading(state, known), to_query(state, defaults))
 

@@ -17,8 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch
 
-from dashboard.figures.maps import (LONDON_CENTRE, LONDON_ZOOM, MapValues, _colorscale, _hover,
-                                    base_layout, choropleth_map, colour_range, colour_title)
+from dashboard.figures.maps import (LONDON_CENTRE, LONDON_ZOOM, NAME_FROM_GEOJSON, MapValues,
+                                    _colorscale, _hover, base_layout, choropleth_map,
+                                    colour_range, colour_title)
 
 SIMULATED = "simulated usage"
 SUBTITLE = '<br><span style="font-size:13px;color:#484949">{}</span>'
@@ -153,17 +154,17 @@ COLOURBAR = dict(orientation="h", x=0.02, xanchor="left", y=1.0, yanchor="bottom
                  thickness=12, outlinewidth=0, tickfont=dict(size=12))
 
 
-def device_map(geojson_url: str, names: Sequence[str], values: MapValues, *, map_style: str,
+def device_map(geojson_url: str, values: MapValues, *, map_style: str,
                outline_url: str, outline_codes: Sequence[str], selected: Sequence[str],
                centre: dict | None, zoom: float | None, uirevision: str,
                device: dict | None = None) -> go.Figure:
-    """Ward choropleth (geometry by URL) with empty device traces, one per speed class, that
-    the browser fills from a ``selection``.
+    """Ward choropleth (geometry by URL, ward names from its features) with empty device
+    traces, one per speed class, that the browser fills from a ``selection``.
 
     ``device`` (``lon``, ``lat``) marks the selected device with a large yellow disc. Trace order
     is fixed (``DEVICE_TRACE``, ``RING_TRACE``, ``POINT_TRACES``) so that patches can find them.
     """
-    fig = choropleth_map(geojson_url, names, values, map_style=map_style, outline_url=outline_url,
+    fig = choropleth_map(geojson_url, None, values, map_style=map_style, outline_url=outline_url,
                          outline_codes=outline_codes, selected=selected, centre=centre, zoom=zoom,
                          uirevision=uirevision)
     zmin, zmax = colour_range(values)
@@ -214,24 +215,22 @@ def _patch_values(patch: Patch, values: MapValues, *, codes: bool, restyle: bool
         ward["locations"] = list(values.codes)
     if restyle:
         ward["colorscale"] = _colorscale(values)
-        ward["hovertemplate"] = _hover(values)
+        ward["hovertemplate"] = _hover(values, NAME_FROM_GEOJSON)
         ward["colorbar"]["tickformat"] = f",.{values.decimals}f"
     return patch
 
 
-def patch_device_map(values: MapValues, *, names: Sequence[str] | None = None,
+def patch_device_map(values: MapValues, *, codes: bool = False,
                      outline_codes: Sequence[str] | None = None,
                      selected: Sequence[str] | None = None, centre: dict | None = None,
                      zoom: float | None = None, uirevision: str | None = None,
                      device: dict | None = None) -> Patch:
     """Update a ``device_map`` after a filter change: the ward values always; the wards' codes
-    and names only when ``names`` is given (the borough changed, so the wards shown did); the
-    outline, the selected ward and the view when given (the place changed); and the selected
-    device. Never geometry, never the colour scale (the measure is unchanged); the devices
-    follow their ``selection``."""
-    patch = _patch_values(Patch(), values, codes=names is not None, restyle=False)
-    if names is not None:
-        patch["data"][0]["text"] = list(names)
+    only when ``codes`` (the borough changed, so the wards shown did; their names come with the
+    geometry); the outline, the selected ward and the view when given (the place changed); and
+    the selected device. Never geometry, never the colour scale (the measure is unchanged); the
+    devices follow their ``selection``."""
+    patch = _patch_values(Patch(), values, codes=codes, restyle=False)
     if outline_codes is not None:
         patch["data"][1]["locations"] = list(outline_codes)
         patch["data"][1]["z"] = [0] * len(outline_codes)

@@ -144,18 +144,24 @@ def colour_title(values: MapValues, zmax: float, sep: str = "<br>") -> str:
     return values.label
 
 
-def _hover(values: MapValues) -> str:
+# The area's name in a hover label: from the trace's ``text``, or (``NAME_FROM_GEOJSON``) from the
+# GeoJSON feature's ``name`` property, so that the names need not be sent with the values.
+NAME_FROM_TEXT, NAME_FROM_GEOJSON = "%{text}", "%{properties.name}"
+
+
+def _hover(values: MapValues, name: str = NAME_FROM_TEXT) -> str:
     unit = f" {values.unit}" if values.unit and not values.unit.startswith("%") else values.unit
-    return ("<b>%{text}</b><br>" + values.label + ": %{z:,." + str(values.decimals) + "f}"
+    return (f"<b>{name}</b><br>" + values.label + ": %{z:,." + str(values.decimals) + "f}"
             + unit.replace("%", "%%") + "<extra></extra>")
 
 
-def choropleth_map(geojson_url: str, names: Sequence[str], values: MapValues, *,
+def choropleth_map(geojson_url: str, names: Sequence[str] | None, values: MapValues, *,
                    map_style: str = "white-bg", outline_url: str | None = None,
                    outline_codes: Sequence[str] = (), selected: Sequence[str] = (),
                    centre: dict | None = None, zoom: float | None = None,
                    uirevision: str = "map") -> go.Figure:
-    """A choropleth on MapLibre with the geometry by URL.
+    """A choropleth on MapLibre with the geometry by URL; ``names`` label the areas on hover
+    (None: the GeoJSON features' ``name`` property does).
 
     Traces, in order (patches rely on it): 0 the values, 1 the outline layer (e.g. boroughs),
     2 the selected areas drawn with a heavy edge.
@@ -164,13 +170,15 @@ def choropleth_map(geojson_url: str, names: Sequence[str], values: MapValues, *,
     zmin, zmax = colour_range(values)
     fig = go.Figure()
     fig.add_trace(go.Choroplethmap(
-        geojson=geojson_url, locations=list(values.codes), z=z, text=list(names),
+        geojson=geojson_url, locations=list(values.codes), z=z,
+        text=None if names is None else list(names),
         colorscale=_colorscale(values), zmin=zmin, zmax=zmax,
         marker=dict(line=dict(width=0.6, color="white"), opacity=0.92),
         colorbar=dict(title=dict(text=colour_title(values, zmax), side="right"), thickness=14,
                       len=0.8,
                       tickformat=f",.{values.decimals}f", outlinewidth=0),
-        hovertemplate=_hover(values), name=values.label,
+        hovertemplate=_hover(values, NAME_FROM_TEXT if names is not None else NAME_FROM_GEOJSON),
+        name=values.label,
     ))
     fig.add_trace(go.Choroplethmap(
         geojson=outline_url or geojson_url, locations=list(outline_codes),

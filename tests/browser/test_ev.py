@@ -213,6 +213,39 @@ def test_map_clicks_select_a_ward_and_open_a_device(app_url, probe, data):
     assert probe.console_errors == []
 
 
+def _hover_labels(page, graph_id: str) -> list[str]:
+    """Move the mouse over a grid of points on a map and collect the hover labels shown."""
+    box = page.locator(f"#{graph_id} .js-plotly-plot").bounding_box()
+    seen = []
+    for fx in (0.3, 0.45, 0.6, 0.75):
+        for fy in (0.35, 0.5, 0.65):
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            page.wait_for_timeout(150)
+            label = page.locator(f"#{graph_id} .hoverlayer .hovertext")
+            if label.count():
+                seen.append(label.first.inner_text())
+    return seen
+
+
+def test_ward_hover_labels_name_the_ward_from_the_geometry(app_url, probe, data):
+    """Ward names are not sent with the values: the hover label takes them from the GeoJSON."""
+    store, known, london = data
+    page = probe.page
+    probe.goto(f"{app_url}/ev?borough={LAMBETH}", ready="#ev-heading")
+    probe.wait_idle()
+    page.wait_for_function(
+        "() => document.querySelector('#ev-map .js-plotly-plot')?._fullLayout?.map?._subplot")
+    page.wait_for_timeout(1500)  # the wards drawn
+    names = {w.name for w in known.wards["ward2022"].values() if w.borough == LAMBETH}
+    labels = _hover_labels(page, "ev-map")
+    assert labels, "no hover label appeared over the map"
+    assert not any("%{" in label for label in labels), labels
+    wards = [label for label in labels if label.split("\n")[0] in names]
+    assert wards, labels
+    assert filters.EV_MEASURES[ev.DEFAULT_MEASURE] in wards[0], wards[0]
+    assert probe.console_errors == []
+
+
 def test_downloads_carry_filters_link_and_simulated_label(app_url, probe, data):
     store, _, london = data
     page = probe.page
@@ -278,6 +311,44 @@ def test_narrow_screen_has_no_sideways_scrolling(app_url, probe):
     probe.goto(f"{app_url}/ev?borough={LAMBETH}", ready="#ev-heading")
     probe.wait_idle()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert probe.console_errors == []
+
+
+def test_back_to_london_sends_no_ward_list_and_the_picker_lists_every_ward(app_url, probe, data):
+    """Ward pickers follow the borough in the browser, from one cached file: clearing the
+    borough sends values, not the 704 wards' options and names."""
+    import requests
+
+    store, known, london = data
+    page = probe.page
+    lists = []
+    page.on("response", lambda r: lists.append(r) if "/ward-options/" in r.url else None)
+    probe.goto(f"{app_url}/ev?borough={LAMBETH}", ready="#ev-heading")
+    probe.wait_idle()
+    bexley_ward = next(w.name for w in known.wards["ward2022"].values() if w.borough == BEXLEY)
+    before = len(probe.callbacks)
+    page.click("#ev-borough .dash-dropdown-clear")
+    expect(page.locator("#ev-heading")).to_have_text("EV charging in London")
+    change = _wait_for_change(probe, before)
+    assert change and all(c["status"] == 200 for c in change)
+    assert not any(bexley_ward.encode() in c["body"] for c in change)
+    assert sum(c["bytes"] for c in change) <= 24 * 1024, [c["bytes"] for c in change]
+    assert _graph(page, "ev-map", "gd.data[0].locations.length") == len(known.wards["ward2022"])
+    # The ward picker now offers every ward of London, labelled with its borough.
+    page.click("#ev-ward")
+    page.keyboard.type(bexley_ward)
+    expect(page.locator(".dash-dropdown-option", has_text=f"{bexley_ward} (Bexley)")).to_be_visible()
+    page.keyboard.press("Escape")
+    assert len(lists) == 1 and lists[0].status == 200
+    response = requests.get(lists[0].url, headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert requests.get(lists[0].url.replace("wards.", "wards.0"), timeout=30).status_code == 404
+    # Choosing a borough again reuses the file.
+    _choose(page, "ev-borough", BEXLEY)
+    expect(page.locator("#ev-heading")).to_have_text("EV charging in Bexley")
+    probe.wait_idle()
+    assert len(lists) == 1
     assert probe.console_errors == []
 
 

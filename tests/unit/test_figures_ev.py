@@ -92,11 +92,13 @@ def test_device_points_hold_every_device_once():
 
 # The map -----------------------------------------------------------------------------------------
 def test_device_map_takes_geometry_by_url_and_has_fixed_traces():
-    fig = figs.device_map(URL, [f"Ward {i}" for i in range(25)], _values(), map_style="white-bg",
+    fig = figs.device_map(URL, _values(), map_style="white-bg",
                           outline_url="/geo/borough.json", outline_codes=["E09000022"],
                           selected=[], centre=None, zoom=None, uirevision="x",
                           device={"lon": -0.1, "lat": 51.5})
     assert fig.data[0].geojson == URL
+    # Ward names come with the geometry (each feature's "name"), not with the values.
+    assert fig.data[0].text is None and "%{properties.name}" in fig.data[0].hovertemplate
     assert fig.layout.map.style == "white-bg"
     assert fig.data[figs.DEVICE_TRACE].name == "Selected device"
     assert list(fig.data[figs.DEVICE_TRACE].lon) == [-0.1]
@@ -110,7 +112,7 @@ def test_device_map_takes_geometry_by_url_and_has_fixed_traces():
 
 
 def test_map_patch_sends_values_never_geometry():
-    patch = figs.patch_device_map(_values(), selected=["E05000003"], names=["a"] * 25,
+    patch = figs.patch_device_map(_values(), selected=["E05000003"], codes=True,
                                   outline_codes=["E09000022"], centre={"lon": 0, "lat": 51},
                                   zoom=11, uirevision="b", device=None)
     ops = _ops(patch)
@@ -129,8 +131,9 @@ def test_map_patch_after_a_filter_change_sends_float32_values_only():
     z = ops[("data", 0, "z")]
     assert z["dtype"] == "f4" and list(_decode(z)) == list(range(700))
     assert _size(patch) < 4500  # 700 wards: ~3.7 KB of values
-    new_place = _ops(figs.patch_device_map(_values(), names=["a"] * 25, device=None))
+    new_place = _ops(figs.patch_device_map(_values(), codes=True, device=None))
     assert new_place[("data", 0, "locations")] == list(_values().codes)
+    assert ("data", 0, "text") not in new_place
 
 
 def test_map_values_stay_exact_to_their_decimals():
