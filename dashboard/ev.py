@@ -11,8 +11,6 @@ applied to summed totals; every number says where it comes from:
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import threading
 from collections import OrderedDict
@@ -23,13 +21,12 @@ from functools import cached_property, lru_cache
 from typing import Callable, Hashable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
-import flask
 import numpy as np
 import pandas as pd
 
 from dashboard import filters, metrics, schema
 from dashboard.export import ExportMeta
-from dashboard.served import IMMUTABLE, Packed
+from dashboard.served import Packed, add_json_route, json_file
 from dashboard.figures import MapValues, fit_extent
 from dashboard.memo import derived
 from dashboard.figures.ev import device_points
@@ -940,27 +937,16 @@ POINTS_ROUTE = "/ev-points/"
 
 @lru_cache(maxsize=2)
 def _points_file(store) -> tuple[str, Packed]:
-    """(name, bytes) of ``figs.device_points`` for every device as JSON; the name carries a hash
-    of the content, so the browser may keep it for a year."""
-    raw = json.dumps(device_points(all_devices(store).frame), separators=(",", ":")).encode()
-    name = f"points.{hashlib.sha256(raw).hexdigest()[:12]}.json"
-    return name, Packed(raw, etag=name)
+    """(name, bytes) of ``figs.device_points`` for every device as JSON (``served.json_file``)."""
+    return json_file("points", device_points(all_devices(store).frame))
 
 
 def points_url(store) -> str:
     return POINTS_ROUTE + _points_file(store)[0]
 
 
-def _serve_points(name: str):
-    from dashboard import runtime
-
-    found, packed = _points_file(runtime.store())
-    if name != found:
-        flask.abort(404)
-    return packed.response("application/json", IMMUTABLE)
-
-
 def register_routes(server) -> None:
     """Add the device-positions route to the Flask server (once)."""
-    if "ev_points" not in server.view_functions:
-        server.add_url_rule(POINTS_ROUTE + "<name>", "ev_points", _serve_points)
+    from dashboard import runtime
+
+    add_json_route(server, POINTS_ROUTE, "ev_points", lambda: _points_file(runtime.store()))

@@ -1,7 +1,8 @@
 """Files the server sends from memory: compressed once, answered gzipped or plain, with an ETag.
 
 Used for the web boundary layers (``/geo/<layer>.<hash>.json``), every charge device's position
-(``/ev-points/points.<hash>.json``) and the app's plotly.js bundle. Fingerprinted URLs are kept
+(``/ev-points/points.<hash>.json``), every ward picker's options
+(``/ward-options/wards.<hash>.json``) and the app's plotly.js bundle. Fingerprinted URLs are kept
 by browsers for a year; the plotly.js URL is Dash's own and carries no fingerprint, so it is
 revalidated (a matching ``If-None-Match`` is answered 304).
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+from typing import Callable
 
 import flask
 
@@ -41,3 +44,25 @@ class Packed:
         response.headers["Cache-Control"] = cache_control
         response.headers["ETag"] = f'"{self.etag}"'
         return response
+
+
+def json_file(stem: str, value) -> tuple[str, Packed]:
+    """(name, bytes) of ``value`` as compact JSON, named ``<stem>.<hash of the content>.json``
+    so that the browser may keep it for a year."""
+    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    name = f"{stem}.{hashlib.sha256(raw).hexdigest()[:12]}.json"
+    return name, Packed(raw, etag=name)
+
+
+def add_json_route(server, route: str, endpoint: str,
+                   current: Callable[[], tuple[str, Packed]]) -> None:
+    """Serve the file ``current()`` names (a ``json_file``) at ``route + name``, immutable; any
+    other name is 404. Added once per server."""
+    def serve(name: str):
+        found, packed = current()
+        if name != found:
+            flask.abort(404)
+        return packed.response("application/json", IMMUTABLE)
+
+    if endpoint not in server.view_functions:
+        server.add_url_rule(route + "<name>", endpoint, serve)

@@ -9,15 +9,11 @@ lists are ``filters.ward_options``, so they read exactly as the server would hav
 """
 from __future__ import annotations
 
-import hashlib
-import json
-
-import flask
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc
 
 from dashboard import filters
 from dashboard.memo import derived
-from dashboard.served import IMMUTABLE, Packed
+from dashboard.served import Packed, add_json_route, json_file
 from dashboard.state import Known
 
 ROUTE = "/ward-options/"
@@ -31,34 +27,20 @@ def lists(known: Known) -> dict[str, dict[str, list[dict]]]:
             for layer in sorted(known.wards)}
 
 
-def _pack(known: Known) -> tuple[str, Packed]:
-    raw = json.dumps(lists(known), separators=(",", ":"), ensure_ascii=False).encode()
-    name = f"wards.{hashlib.sha256(raw).hexdigest()[:12]}.json"
-    return name, Packed(raw, etag=name)
-
-
 def _file(known: Known) -> tuple[str, Packed]:
-    """(name, bytes) of the lists, made once per ``Known``."""
-    return derived(known, "ward-lists", _pack)
+    """(name, bytes) of the lists (``served.json_file``), made once per ``Known``."""
+    return derived(known, "ward-lists", lambda k: json_file("wards", lists(k)))
 
 
 def url(known: Known) -> str:
     return ROUTE + _file(known)[0]
 
 
-def _serve(name: str):
-    from dashboard import runtime
-
-    found, packed = _file(runtime.known())
-    if name != found:
-        flask.abort(404)
-    return packed.response("application/json", IMMUTABLE)
-
-
 def register_routes(server) -> None:
     """Add the ward-lists route to the Flask server (once)."""
-    if "ward_lists" not in server.view_functions:
-        server.add_url_rule(ROUTE + "<name>", "ward_lists", _serve)
+    from dashboard import runtime
+
+    add_json_route(server, ROUTE, "ward_lists", lambda: _file(runtime.known()))
 
 
 def follow_borough(store_id: str, borough_id: str, pickers: dict[str, str]) -> None:
