@@ -221,11 +221,6 @@ def selected_rows(devices: Devices, state: FilterState) -> np.ndarray:
     return np.flatnonzero(selected(devices, state))
 
 
-def select(devices: Devices, state: FilterState) -> pd.DataFrame:
-    """The devices a state selects (see ``selected``), as rows of ``devices.frame``."""
-    return devices.frame[selected(devices, state)]
-
-
 def device_by_index(devices: Devices, index) -> pd.Series | None:
     """The device at row ``index`` (None for anything else)."""
     try:
@@ -348,19 +343,16 @@ def build_view(store, state: FilterState, known: Known) -> View:
     everything = all_devices(store)
     keep = selected(everything, state)
     rows = np.flatnonzero(keep)
-    usage = None
+    f = filters.usage_filter(state)
+    usage = {c: np.zeros(0) for c in USAGE_COLUMNS}
     if len(rows):
-        usage = store.usage_per_device(filters.usage_filter(state), keep)
+        usage = store.usage_per_device(f, keep)
         if usage is None:  # not whole months: SQL, matched to the devices by id
-            per = store.usage_by(filters.usage_filter(state), "device_id")
+            per = store.usage_by(f, "device_id")
             ids = everything.arrays["device_id"][rows]
             if not np.array_equal(per["device_id"].to_numpy(dtype=object), ids):
                 per = pd.DataFrame({"device_id": ids}).merge(per, on="device_id", how="left")
             usage = {c: per[c].to_numpy(dtype="f8", na_value=0.0) for c in USAGE_COLUMNS}
-        else:
-            usage = {c: usage[c] for c in USAGE_COLUMNS}
-    else:
-        usage = {c: np.zeros(0) for c in USAGE_COLUMNS}
     # The measures; sessions, kWh and plugged-in hours become NaN for a device not yet in
     # service in the period (nothing to count), which the totals skip.
     usage.update(metrics.usage_metrics_columns(usage))
@@ -729,17 +721,16 @@ def breakdown_frame(view: View, dim: str, metric: str) -> tuple[pd.DataFrame, in
         return pd.DataFrame(columns=["label", "value", "devices"]), 0
     keys = view.keys[dim]
     totals = group_totals(view.columns, dim, len(keys))
+    value = totals["n"].astype("f8") if metric == "devices" else totals[metric]
     present = np.flatnonzero(totals["n"] > 0)
-    value = (totals["n"].astype("f8") if metric == "devices" else totals[metric])[present]
-    # Largest first, ties in code order, missing values last.
-    order = present[np.lexsort((np.arange(len(value)), -value))]
+    # Largest first, ties in code order (a stable sort), missing values last.
+    order = present[np.argsort(-value[present], kind="stable")]
     more = max(0, len(order) - TOP_OPERATORS) if dim == "operator" else 0
     if more:
         order = order[:TOP_OPERATORS]
     labels = ([schema.SPEED_LABELS.get(keys[k], keys[k]) for k in order] if dim == "speed_class"
               else [str(keys[k]) for k in order])
-    value = totals["n"].astype("f8")[order] if metric == "devices" else totals[metric][order]
-    return pd.DataFrame({"label": np.asarray(labels, dtype=object), "value": value,
+    return pd.DataFrame({"label": np.asarray(labels, dtype=object), "value": value[order],
                          "devices": totals["n"][order]}), more
 
 

@@ -101,7 +101,7 @@ class MonthlyUsage:
         ends = (months + 1).astype("datetime64[s]")[:, None]
         since = np.where(np.isnat(avail), starts, np.maximum(avail[None, :], starts))
         hours = np.maximum(0.0, (ends - since) / HOUR)
-        live = np.isnat(avail)[None, :] | (avail[None, :] < ends)
+        live = hours > 0  # available at some time in the month
         return cls(labels, codes, devices["max_kw"].to_numpy(dtype="f8", na_value=np.nan),
                    avail, months.astype("datetime64[D]"), sums, running, hours, live,
                    _heat(con, labels, months))
@@ -111,13 +111,15 @@ class MonthlyUsage:
         """Sessions and kWh by hour of the week (168 each) for whole months, for devices in
         ``boroughs`` and of ``speeds`` (None: any)."""
         span = self._span(first, last)
+        picks = [(axis, self._known(key, values))
+                 for axis, (key, values) in enumerate(zip(HEAT_KEYS, (boroughs, speeds)))
+                 if values is not None]
         out = []
         for name in ("n", "kwh"):
             running = self.heat[name]
             cells = running[:, :, span.stop] - running[:, :, span.start]  # borough x speed x 168
-            for axis, (key, values) in enumerate(zip(HEAT_KEYS, (boroughs, speeds))):
-                if values is not None:
-                    cells = np.take(cells, self._known(key, values), axis=axis)
+            for axis, codes in picks:
+                cells = np.take(cells, codes, axis=axis)
             out.append(cells.sum(axis=(0, 1)))
         return tuple(out)
 
@@ -164,7 +166,7 @@ class MonthlyUsage:
         rated = kw > 0
         per = {name: (self.running[name][span.stop] - self.running[name][span.start])[keep]
                for name in SUMS}
-        columns = {
+        return {
             "devices": (avail_hours > 0).astype("f8"),
             "devices_rated": ((avail_hours > 0) & rated).astype("f8"),
             "sessions": per["n"],
@@ -176,7 +178,6 @@ class MonthlyUsage:
             "available_device_hours": avail_hours,
             "rated_kwh_capacity": np.where(rated, kw * avail_hours, 0.0),
         }
-        return columns
 
     def totals(self, keep: np.ndarray, first: dt.date, last: dt.date,
                key: str | None) -> pd.DataFrame:

@@ -567,19 +567,30 @@ class Store:
                         cursor.close()
         return self._monthly
 
-    def _whole_months(self, f: UsageFilter, period, device_id: str | None = None):
-        """(arrays, selected-device mask) when ``period`` is whole months the arrays hold, so
-        the question can skip SQL; None otherwise."""
-        monthly = self.monthly()
+    def _arrays_for(self, f: UsageFilter
+                    ) -> tuple[MonthlyUsage, tuple[dt.date, dt.date]] | None:
+        """(arrays, period) when the filter's period is whole months the arrays hold, so the
+        question can skip SQL; None otherwise."""
+        period = self._period(f)
+        monthly = None if period is None else self.monthly()
         if monthly is None or not monthly.covers(*period):
             return None
+        return monthly, period
+
+    def _whole_months(self, f: UsageFilter, device_id: str | None = None):
+        """(arrays, selected-device mask, period) as ``_arrays_for``, with the devices the
+        filter (and ``device_id``, when given) selects; None when SQL must answer."""
+        found = self._arrays_for(f)
+        if found is None:
+            return None
+        monthly, period = found
         equal = {"device_id": str(device_id)} if device_id is not None else {}
         if f.borough:
             equal["borough_code"] = f.borough
         if f.ward:
             equal[WARD_COLUMNS[f.ward_layer]] = f.ward
         among = {"speed_class": _speed_filter(f), "operator": f.operators}
-        return monthly, monthly.mask(equal, {k: v for k, v in among.items() if v})
+        return monthly, monthly.mask(equal, {k: v for k, v in among.items() if v}), period
 
     def _period(self, f: UsageFilter) -> tuple[dt.date, dt.date] | None:
         """The filter's inclusive period clipped to the sessions' coverage; None if empty."""
@@ -659,10 +670,9 @@ class Store:
             )"""
 
     def _usage_by(self, f: UsageFilter, key: str | None) -> pd.DataFrame | None:
-        period = self._period(f)
-        fast = None if period is None else self._whole_months(f, period)
+        fast = self._whole_months(f)
         if fast is not None:
-            monthly, keep = fast
+            monthly, keep, period = fast
             return monthly.totals(keep, *period, key)
         selection = self._selection(f, key)
         if selection is None:
@@ -688,11 +698,10 @@ class Store:
         ``keep`` marks among every device in ``device_id`` order, when the period is whole
         months the arrays hold (any other period: None; ask ``usage_by``). Only the period of
         the filter matters: ``keep`` is the selection."""
-        period = self._period(as_filter(filt))
-        monthly = None if period is None else self.monthly()
-        if monthly is None or not monthly.covers(*period) or len(keep) != len(monthly.max_kw):
+        found = self._arrays_for(as_filter(filt))
+        if found is None or len(keep) != len(found[0].max_kw):
             return None
-        return monthly.per_device(keep, *period)
+        return found[0].per_device(keep, *found[1])
 
     # Devices -------------------------------------------------------------------------------------
     def devices(self, borough: str | None = None, ward: str | None = None,
@@ -752,10 +761,8 @@ class Store:
     def monthly_series(self, filt: UsageFilter | Mapping | None) -> dict | None:
         """``usage_timeseries`` by month as arrays by column name, when the period is whole
         months the arrays hold (None otherwise: ask ``usage_timeseries``)."""
-        f = as_filter(filt)
-        period = self._period(f)
-        fast = None if period is None else self._whole_months(f, period)
-        return None if fast is None else fast[0].series_columns(fast[1], *period)
+        fast = self._whole_months(as_filter(filt))
+        return None if fast is None else fast[0].series_columns(fast[1], *fast[2])
 
     def device_history(self, device_id: str, freq: str = "month") -> pd.DataFrame:
         """``usage_timeseries`` of one device over the whole simulated period (no rows if the
@@ -766,11 +773,9 @@ class Store:
                     ) -> pd.DataFrame:
         if freq not in FREQUENCIES:
             raise ValueError(f"freq must be one of {FREQUENCIES}, not {freq!r}")
-        period = self._period(f)
-        fast = (self._whole_months(f, period, device_id)
-                if period is not None and freq == "month" else None)
+        fast = self._whole_months(f, device_id) if freq == "month" else None
         if fast is not None:
-            monthly, keep = fast
+            monthly, keep, period = fast
             out = monthly.series(keep, *period)
             if device_id is not None and out["devices"].sum() == 0 and out["sessions"].sum() == 0:
                 return out.iloc[0:0]
@@ -838,9 +843,9 @@ class Store:
         """Sessions and kWh by weekday (0 = Monday) and hour of start: all 168 cells, zeros
         included, columns ``weekday``, ``hour``, ``sessions``, ``kwh``."""
         f = as_filter(filt)
-        period = self._period(f)
-        monthly = None if period is None or f.ward or f.operators else self.monthly()
-        if monthly is not None and monthly.covers(*period):
+        found = None if f.ward or f.operators else self._arrays_for(f)
+        if found is not None:
+            monthly, period = found
             speeds = _speed_filter(f)
             n, kwh = monthly.heatmap([f.borough] if f.borough else None,
                                      list(speeds) if speeds else None, *period)

@@ -61,7 +61,7 @@ def test_select_narrows_by_place_speed_and_operator(devices, london):
     frame = devices.frame
     state = london.replace(borough=LAMBETH, speeds=("slow", "rapid"),
                            operators=("Shell Recharge Solutions",))
-    picked = ev.select(devices, state)
+    picked = frame[ev.selected(devices, state)]
     expected = frame[(frame["borough_code"] == LAMBETH)
                      & frame["speed_class"].isin(["slow", "rapid"])
                      & (frame["operator"] == "Shell Recharge Solutions")]
