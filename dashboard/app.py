@@ -1,7 +1,6 @@
 """Create the Flask server and the Dash app: routes, headers, compression, errors, the shell."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -12,7 +11,7 @@ import flask
 
 from dashboard import schema
 from dashboard.config import PLOTLY_BUNDLE, ROOT, Config
-from dashboard.served import IMMUTABLE, REVALIDATE, Packed
+from dashboard.served import IMMUTABLE, REVALIDATE, Packed, fingerprinted
 
 log = logging.getLogger("dashboard")
 
@@ -53,9 +52,8 @@ class GeoAssets:
         for layer in schema.LAYERS:
             path = schema.web_layer_path(data_dir, layer)
             if path.exists():
-                raw = path.read_bytes()
-                name = f"{layer}.{hashlib.sha256(raw).hexdigest()[:12]}.json"
-                self.files[name] = Packed(raw, etag=name)
+                name, packed = fingerprinted(layer, path.read_bytes())
+                self.files[name] = packed
                 self.urls[layer] = GEO_ROUTE + name
 
     def url(self, layer: str) -> str:
@@ -198,7 +196,6 @@ def _warm_up(app: dash.Dash) -> None:
     registration and answer 500 ("dash is not a registered library"); rendering once here,
     before ``--preload`` forks, makes every worker start with the libraries registered.
     """
-    log = logging.getLogger(__name__)
     response = app.server.test_client().get("/")
     if response.status_code != 200:
         log.warning("warm-up request answered %s", response.status_code)

@@ -46,12 +46,17 @@ class Packed:
         return response
 
 
-def json_file(stem: str, value) -> tuple[str, Packed]:
-    """(name, bytes) of ``value`` as compact JSON, named ``<stem>.<hash of the content>.json``
-    so that the browser may keep it for a year."""
-    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+def fingerprinted(stem: str, raw: bytes) -> tuple[str, Packed]:
+    """(name, bytes) of a JSON file named ``<stem>.<hash of the content>.json``, so that the
+    browser may keep it for a year (the name is its ETag)."""
     name = f"{stem}.{hashlib.sha256(raw).hexdigest()[:12]}.json"
     return name, Packed(raw, etag=name)
+
+
+def json_file(stem: str, value) -> tuple[str, Packed]:
+    """``fingerprinted`` of ``value`` as compact JSON."""
+    return fingerprinted(stem, json.dumps(value, separators=(",", ":"),
+                                          ensure_ascii=False).encode())
 
 
 def add_json_route(server, route: str, endpoint: str,

@@ -57,6 +57,7 @@ def follow_borough(store_id: str, borough_id: str, pickers: dict[str, str]) -> N
     )
 
 
-def source(store_id: str, known: Known, layers: list[str]) -> dcc.Store:
-    """The store ``follow_borough`` reads: the lists' URL and the layers, in output order."""
-    return dcc.Store(id=store_id, data={"url": url(known), "layers": layers})
+def source(store_id: str, known: Known, pickers: dict[str, str]) -> dcc.Store:
+    """The store ``follow_borough`` reads: the lists' URL and the layers of ``pickers`` (the
+    same mapping as given to ``follow_borough``), in its output order."""
+    return dcc.Store(id=store_id, data={"url": url(known), "layers": list(pickers)})

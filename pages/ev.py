@@ -39,6 +39,7 @@ IDS = {k: f"{P}-{k}" for k in (
     "device-close", "device-section", "measure-hint", "download", "image-sink", "shapes",
     "picked", "sort-pick", "points", "selection", "state")}
 QUERY = {"type": "query", "page": P}
+WARD_PICKERS = {"ward2022": IDS["ward"]}  # ward layer -> its picker (see ward_lists)
 SORT = "ev-sort"            # pattern-matching ids of the table's sort buttons ...
 DEVICE_BUTTON = "ev-device"  # ... its device buttons (drawn by assets/ev.js)
 IMAGE = "ev-image"          # ... and the PNG / SVG buttons under every chart
@@ -360,7 +361,7 @@ def layout(**query):
         dcc.Store(id=IDS["shapes"], data={**{k: figs.signature(f) for k, f in figures.items()},
                                           DFT_PLACE: _dft_place(state, known, tables)}),
         dcc.Store(id=IDS["points"], data={"url": ev.points_url(store)}),
-        ward_lists.source(IDS["ward-lists"], known, ["ward2022"]),
+        ward_lists.source(IDS["ward-lists"], known, WARD_PICKERS),
         dcc.Store(id=IDS["selection"], data=_selection(store, state)),
         dcc.Store(id=IDS["state"], data=_filters_key(state, defaults)),
         dcc.Store(id=IDS["picked"]),
@@ -782,7 +783,7 @@ def download(*args):
     return dcc.send_bytes(body, exports.filename(f"{title} {view.place}", fmt, now))
 
 
-ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"], {"ward2022": IDS["ward"]})
+ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"], WARD_PICKERS)
 clientside_callback(
     ClientsideFunction(namespace="ev", function_name="drawPoints"),
     Output(IDS["map"], "figure", allow_duplicate=True),

@@ -36,6 +36,8 @@ IDS = {k: f"{P}-{k}" for k in (
     "s-ind", "s-place", "s-area", "s-prov", "s-series",
 )}
 QUERY = {"type": "query", "page": P}
+# ward layer -> its picker (see ward_lists)
+WARD_PICKERS = {"ward2022": IDS["ward2022"], "ward2011": IDS["ward2011"]}
 STORES = ("s-ind", "s-place", "s-area", "s-prov", "s-series")
 SORTS = {"rank": "Rank", "name": "Area", "borough_name": "Borough", "value": "Value",
          "percentile": "Percentile"}
@@ -487,7 +489,7 @@ def layout(**query):
         *[dcc.Store(id=IDS[k], data=v) for k, v in signatures.items()],
         dcc.Store(id=IDS["map-layer"], data=_drawn(state, ind.layer)),
         dcc.Store(id=IDS["table-state"], data={"sort": "rank", "desc": False, "page": 0}),
-        ward_lists.source(IDS["ward-lists"], known, ["ward2022", "ward2011"]),
+        ward_lists.source(IDS["ward-lists"], known, WARD_PICKERS),
         html.Div(ui.messages(notes), id=IDS["messages"], className="messages"),
         html.H1("Residents' needs"),
         html.P("Where are needs greatest, and is provision where the need is?",
@@ -649,8 +651,7 @@ def _choose_area(state, known, code: str | None):
     return narrow(state, known, ward=code)
 
 
-ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"],
-                          {"ward2022": IDS["ward2022"], "ward2011": IDS["ward2011"]})
+ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"], WARD_PICKERS)
 
 
 @callback(

@@ -16,6 +16,7 @@ P = "ov"
 IDS = {k: f"{P}-{k}" for k in ("borough", "ward", "measure", "map", "kpis", "heading",
                                 "messages", "rapid", "ward-lists")}
 QUERY = {"type": "query", "page": P}
+WARD_PICKERS = {"ward2022": IDS["ward"]}  # ward layer -> its picker (see ward_lists)
 
 
 def _context():
@@ -52,7 +53,7 @@ def layout(**query):
     )
     return html.Div([
         dcc.Store(id=QUERY, data=to_query(state, defaults)),
-        ward_lists.source(IDS["ward-lists"], known, ["ward2022"]),
+        ward_lists.source(IDS["ward-lists"], known, WARD_PICKERS),
         html.Div(ui.messages(notes), id=IDS["messages"], className="messages"),
         html.H1(_heading(state, known), id=IDS["heading"]),
         html.P("Residents, public charge points, plug-in vehicles and residents' needs for "
@@ -101,7 +102,7 @@ def layout(**query):
     ])
 
 
-ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"], {"ward2022": IDS["ward"]})
+ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"], WARD_PICKERS)
 
 
 @callback(
