@@ -111,9 +111,42 @@ class PageProbe:
         self.page.wait_for_selector(ready, timeout=30_000)
         return self
 
-    def wait_idle(self, ms: int = 400):
-        self.page.wait_for_load_state("networkidle")
-        self.page.wait_for_timeout(ms)
+    def wait_idle(self):
+        """Wait until Dash has finished every callback the last action set off."""
+        settle(self.page)
+
+
+# Dash's renderer keeps its callbacks in a Redux store (window.store): a callback waiting for its
+# inputs, queued, in flight or with its response not yet applied is in one of the lists below
+# (only "stored" and "completed" hold finished ones). A chained callback is queued in the same
+# step that applies the response it depends on, so when every list is empty and no component
+# is marked as loading, nothing more is coming until the user acts again.
+_DASH_IDLE = """() => {
+    const store = window.store;
+    if (!store || document.readyState !== "complete") { return false; }
+    const state = store.getState();
+    const lists = state.callbacks || {};
+    const busy = Object.keys(lists).some(
+        k => k !== "stored" && k !== "completed" && Array.isArray(lists[k]) && lists[k].length);
+    return !busy && !state.isLoading
+        && !document.querySelector('[data-dash-is-loading="true"]');
+}"""
+# The same test two animation frames later: React renders a response's props (and dcc.Graph
+# hands figures to plotly.js) in the frames after the store changes.
+_DASH_IDLE_AFTER_FRAMES = f"""() => new Promise(resolve => requestAnimationFrame(
+    () => requestAnimationFrame(() => resolve(({_DASH_IDLE})()))))"""
+
+
+def settle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the page's Dash callbacks have all run and their results are drawn: idle
+    now and still idle two frames later (a chained callback may be queued in between)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        page.wait_for_function(_DASH_IDLE, timeout=max(1, deadline - time.monotonic()) * 1000)
+        if page.evaluate(_DASH_IDLE_AFTER_FRAMES):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("Dash callbacks did not settle")
 
 
 @pytest.fixture
@@ -123,6 +156,97 @@ def probe(browser):
     page.set_default_timeout(30_000)
     yield PageProbe(page)
     context.close()
+
+
+# Dash 4's searchable dropdown picks the first option shown when Enter is released in its search
+# box: the typed text must be in the box and the first option must match it before Enter.
+_FIRST_OPTION_MATCHES = """(text) => {
+    const box = document.querySelector(".dash-dropdown-content input.dash-dropdown-search");
+    const first = document.querySelector(".dash-dropdown-content .dash-dropdown-option");
+    return !!box && box.value === text && !!first
+        && first.textContent.toLowerCase().includes(text.toLowerCase());
+}"""
+
+
+def pick_with_keys(page, text: str, done: str, attempts: int = 3) -> None:
+    """In the focused dropdown, with keys only: type ``text``, wait until its option is the
+    first one offered, press Enter, and wait for ``done`` (a JavaScript condition, such as the
+    URL carrying the choice). A busy browser can drop keys while the page updates; then, as a
+    keyboard user would, close the list, clear the search (Ctrl+A, Backspace) and type again."""
+    for attempt in range(attempts):
+        try:
+            page.keyboard.type(text, delay=40)
+            page.wait_for_function(_FIRST_OPTION_MATCHES, arg=text, timeout=10_000)
+            page.keyboard.press("Enter")
+            page.wait_for_function(done, timeout=15_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            if page.evaluate("() => !!document.activeElement"
+                             " && document.activeElement.matches('input.dash-dropdown-search')"):
+                page.keyboard.press("Control+A")
+                page.keyboard.press("Backspace")
+            page.keyboard.press("Escape")
+            page.wait_for_function(
+                "() => !document.querySelector('.dash-dropdown-content')", timeout=10_000)
+
+
+_MAP = """(selector) => {
+    const gd = document.querySelector(selector);
+    const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    return sub && sub.map;
+}"""
+# The areas MapLibre has drawn in a choropleth's fill layer (distinct features, by the centroid
+# plotly stores in each feature), once the map has loaded everything and stopped moving.
+_RENDERED_AREAS = f"""(selector) => {{
+    const map = ({_MAP})(selector);
+    if (!map || !map.loaded() || map.isMoving()) {{ return -1; }}
+    const fill = (map.getStyle().layers || []).find(l => l.id.endsWith("-fill"));
+    if (!fill) {{ return -1; }}
+    const feats = map.queryRenderedFeatures({{layers: [fill.id]}});
+    return new Set(feats.map(f => JSON.stringify(f.properties.ct))).size;
+}}"""
+
+
+def rendered_areas(page, selector: str, expected: int | None = None,
+                   timeout_ms: int = 30_000) -> int:
+    """How many areas a map draws. With ``expected``, wait (up to the timeout) until it draws
+    that many, then return what it draws: the caller asserts the number."""
+    page.locator(selector).scroll_into_view_if_needed()
+    want = "n > 0" if expected is None else f"n === {int(expected)}"
+    try:
+        page.wait_for_function(f"(s) => {{ const n = ({_RENDERED_AREAS})(s); return {want}; }}",
+                               arg=selector, timeout=timeout_ms)
+    except Exception:  # the assertion that follows reports what is drawn instead
+        pass
+    return page.evaluate(_RENDERED_AREAS, selector)
+
+
+def points_over_areas(page, selector: str, most: int = 4) -> list[tuple[float, float]]:
+    """Page coordinates of up to ``most`` pixels, each over a different drawn area of a map's
+    fill layer and over no point (so a hover there shows the area's own label)."""
+    rendered_areas(page, selector)
+    return page.evaluate(f"""([selector, most]) => {{
+        const map = ({_MAP})(selector);
+        const fill = map.getStyle().layers.find(l => l.id.endsWith("-fill")).id;
+        const canvas = map.getCanvas().getBoundingClientRect();
+        const seen = new Set(), found = [];
+        for (let fy = 0.3; fy <= 0.7 && found.length < most; fy += 0.05) {{
+            for (let fx = 0.3; fx <= 0.7 && found.length < most; fx += 0.05) {{
+                const x = canvas.width * fx, y = canvas.height * fy;
+                const hits = map.queryRenderedFeatures([x, y]);
+                const area = hits.find(h => h.layer.id === fill);
+                if (!area || hits.some(h => h.layer.type === "circle" || h.layer.type === "symbol"))
+                    {{ continue; }}
+                const key = JSON.stringify(area.properties.ct);
+                if (seen.has(key)) {{ continue; }}
+                seen.add(key);
+                found.push([canvas.left + x, canvas.top + y]);
+            }}
+        }}
+        return found;
+    }}""", [selector, most])
 
 
 def axe_serious(page) -> list[dict]:

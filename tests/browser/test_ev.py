@@ -13,7 +13,7 @@ from dashboard import ev, filters, runtime
 from dashboard.figures import ev as figs
 from dashboard.text import fmt_number
 
-from tests.browser.conftest import axe_serious, describe
+from tests.browser.conftest import axe_serious, describe, points_over_areas
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
@@ -70,7 +70,7 @@ def _expected(store, state) -> dict:
 
 
 def _wait_for_change(probe, before: int) -> list[dict]:
-    probe.wait_idle(600)
+    probe.wait_idle()
     return probe.callbacks[before:]
 
 
@@ -214,20 +214,19 @@ def test_map_clicks_select_a_ward_and_open_a_device(app_url, probe, data):
 
 
 def _hover_labels(page, graph_id: str) -> list[str]:
-    """Move the mouse over a grid of points on a map and collect the hover labels shown."""
-    page.locator(f"#{graph_id}").scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
-    box = page.locator(f"#{graph_id} .js-plotly-plot").bounding_box()
+    """Move the mouse over a few wards the map has drawn and collect the hover labels shown."""
+    selector = f"#{graph_id} .js-plotly-plot"
+    label = page.locator(f"#{graph_id} .hoverlayer .hovertext")
     seen = []
-    for fx in (0.3, 0.45, 0.6, 0.75):
-        for fy in (0.35, 0.5, 0.65):
-            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
-            page.wait_for_timeout(150)
-            label = page.locator(f"#{graph_id} .hoverlayer .hovertext")
-            if label.count():  # SVG: one tspan per line of the label
-                seen.append(label.first.evaluate(
-                    "el => Array.from(el.querySelectorAll('tspan.line'))"
-                    ".map(t => t.textContent).join('\\n') || el.textContent"))
+    for x, y in points_over_areas(page, selector):
+        page.mouse.move(x, y)
+        expect(label).to_have_count(1)
+        if seen:  # another ward: wait for its own label, not the last one's
+            expect(label.first).not_to_have_text(seen[-1].replace("\n", ""))
+        # SVG: one tspan per line of the label
+        seen.append(label.first.evaluate(
+            "el => Array.from(el.querySelectorAll('tspan.line'))"
+            ".map(t => t.textContent).join('\\n') || el.textContent"))
     return seen
 
 
@@ -238,9 +237,6 @@ def test_ward_hover_labels_name_the_ward_from_the_geometry(app_url, probe, data)
     page = probe.page
     probe.goto(f"{app_url}/ev?borough={BEXLEY}&speed=ultra", ready="#ev-heading")
     probe.wait_idle()
-    page.wait_for_function(
-        "() => document.querySelector('#ev-map .js-plotly-plot')?._fullLayout?.map?._subplot")
-    page.wait_for_timeout(1500)  # the wards drawn
     assert _points(page) == 0
     names = {w.name for w in known.wards["ward2022"].values() if w.borough == BEXLEY}
     labels = _hover_labels(page, "ev-map")

@@ -13,7 +13,7 @@ from dashboard import needs, schema
 from dashboard.config import DEFAULT_DATA_DIR, Config
 from dashboard.store import Store
 from dashboard.text import fmt_number, ordinal
-from tests.browser.conftest import axe_serious, describe
+from tests.browser.conftest import axe_serious, describe, pick_with_keys, settle
 
 LAMBETH = "E09000022"
 CLAPHAM_EAST = "E05014100"
@@ -36,70 +36,34 @@ def _query(page) -> dict:
 
 
 def _choose(page, control: str, text: str, param: str, value: str) -> None:
-    """With the keyboard: focus a dropdown, type to search, wait for the match, press Enter; then
-    wait until the URL carries the choice and the page has settled."""
-    option = f".dash-dropdown-content .dash-dropdown-option:has-text('{text}')"
-    for attempt in range(3):   # a busy machine can drop the first keys while the page updates
-        page.focus(f"#{control}")
-        page.keyboard.type(text, delay=25)
-        try:
-            page.wait_for_selector(option, timeout=5_000)
-            break
-        except Exception:
-            page.keyboard.press("Escape")
-            page.wait_for_timeout(500)
-    page.wait_for_timeout(300)
-    page.keyboard.press("Enter")
-    page.wait_for_function(f"() => new URLSearchParams(location.search).get('{param}') === "
-                           f"'{value}'", timeout=20_000)
-    _settle(page)
+    """With the keyboard: focus a dropdown, type to search, press Enter on the match; then wait
+    until the URL carries the choice and the page has settled."""
+    page.focus(f"#{control}")
+    pick_with_keys(page, text, f"() => new URLSearchParams(location.search).get('{param}') === "
+                               f"'{value}'")
+    settle(page)
 
 
 def _pick_with_keys(page, text: str, query: str) -> None:
-    """In the focused dropdown, with keys only: type ``text``, wait for its option, press Enter
-    and wait until the URL has ``query``. A busy machine can drop keys while the page updates:
-    when the option does not show or the choice does not take, Escape, clear the search
-    (Ctrl+A, Backspace) and try again, as a keyboard user would."""
-    option = f".dash-dropdown-content .dash-dropdown-option:has-text('{text}')"
-    for attempt in range(3):
-        try:
-            page.keyboard.type(text, delay=40)
-            page.wait_for_selector(option, timeout=8_000)
-            page.wait_for_timeout(300)
-            page.keyboard.press("Enter")
-            page.wait_for_function(f"() => location.search.includes('{query}')",
-                                   timeout=10_000)
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
-            page.keyboard.press("Control+A")
-            page.keyboard.press("Backspace")
+    """In the focused dropdown, with keys only: pick ``text`` and wait for ``query`` in the URL."""
+    pick_with_keys(page, text, f"() => location.search.includes('{query}')")
 
 
 def _settle(page) -> None:
-    """Wait until Dash has no callback in flight (it marks updating components) twice over, so
-    that the callbacks chained on the first round have run too."""
-    for _ in range(2):
-        page.wait_for_timeout(400)
-        page.wait_for_function("() => !document.querySelector('[data-dash-is-loading=\"true\"]')",
-                               timeout=30_000)
+    settle(page)
 
 
-def _wait_for_response(probe, since: int, marker: bytes, timeout_ms: int = 20_000) -> list:
-    """The callback responses recorded after ``since`` whose body contains ``marker``, waiting
-    for at least one (the probe records bodies as they arrive)."""
-    for _ in range(timeout_ms // 100):
-        found = [r for r in probe.callbacks[since:] if marker in r["body"]]
-        if found:
-            return found
-        probe.page.wait_for_timeout(100)
-    return []
+def _wait_for_response(probe, since: int, marker: bytes) -> list:
+    """The callback responses recorded after ``since`` whose body contains ``marker``, once the
+    page has run every callback the change set off."""
+    settle(probe.page)
+    return [r for r in probe.callbacks[since:] if marker in r["body"]]
 
 
 def _figure(page, graph: str) -> dict:
-    """The data and layout plotly is drawing in a dcc.Graph (after any patches)."""
+    """The data and layout plotly is drawing in a dcc.Graph (after any patches), once plotly.js
+    has plotted it (a chart below the fold may wait for the map's first draw)."""
+    page.wait_for_selector(f"#{graph} .js-plotly-plot", state="attached")
     return page.evaluate(
         """(id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
             return JSON.parse(JSON.stringify({data: gd.data, layout: gd.layout})); }""", graph)
@@ -220,20 +184,17 @@ def test_keyboard_alone_picks_an_indicator_and_reaches_the_table(app_url, probe)
     page.locator("body").focus()
     for _ in range(30):   # Tab from the top of the page to the indicator picker
         page.keyboard.press("Tab")
-        page.wait_for_timeout(150)
         if page.evaluate("document.activeElement.id") == "needs-indicator":
             break
     else:
         pytest.fail("the indicator picker cannot be reached with Tab")
-    page.wait_for_timeout(300)
     assert page.evaluate("document.activeElement.id") == "needs-indicator"
     _pick_with_keys(page, "no car", "indicator=no_car_households_pct")
     _settle(page)
     assert "Households with no car or van" in page.inner_text("#needs-info")
     # Tab on to the borough filter and choose Lambeth.
     page.keyboard.press("Tab")
-    page.wait_for_timeout(100)
-    assert page.evaluate("document.activeElement.id") == "needs-borough"
+    page.wait_for_function("() => document.activeElement.id === 'needs-borough'")
     _settle(page)   # the indicator change re-renders parts of the page: type once it is done
     assert page.evaluate("document.activeElement.id") == "needs-borough"
     _pick_with_keys(page, "Lambeth", f"borough={LAMBETH}")

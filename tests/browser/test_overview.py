@@ -6,7 +6,7 @@ import pytest
 
 from dashboard import schema
 from dashboard.config import DEFAULT_DATA_DIR
-from tests.browser.conftest import axe_serious, describe
+from tests.browser.conftest import axe_serious, describe, pick_with_keys, rendered_areas
 
 LAMBETH = "E09000022"
 MAP = "#ov-map .js-plotly-plot"
@@ -21,21 +21,9 @@ def _indicator(indicator_id: str, layer: str, code: str) -> float:
     return float(hit["value"].iloc[0])
 
 
-def _map_areas(page) -> int:
+def _map_areas(page, expected: int) -> int:
     """Distinct areas MapLibre actually rendered in the values trace (by their centroids)."""
-    page.locator("#ov-map").scroll_into_view_if_needed()
-    page.wait_for_function(
-        "() => { const gd = document.querySelector('#ov-map .js-plotly-plot');"
-        " return gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot"
-        " && gd._fullLayout.map._subplot.map.loaded(); }", timeout=30_000)
-    page.wait_for_timeout(500)
-    return page.evaluate("""() => {
-        const gd = document.querySelector('#ov-map .js-plotly-plot');
-        const map = gd._fullLayout.map._subplot.map;
-        const fillLayer = map.getStyle().layers.find(l => l.id.endsWith('-fill')).id;
-        const feats = map.queryRenderedFeatures({layers: [fillLayer]});
-        return new Set(feats.map(f => JSON.stringify(f.properties.ct))).size;
-    }""")
+    return rendered_areas(page, MAP, expected)
 
 
 def _click_map_at(page, lon: float, lat: float) -> None:
@@ -53,7 +41,7 @@ def _click_map_at(page, lon: float, lat: float) -> None:
 def test_overview_map_draws_all_33_boroughs(app_url, probe):
     probe.goto(app_url + "/", ready=MAP)
     assert probe.page.inner_text("h1") == "London at a glance"
-    assert _map_areas(probe.page) == 33
+    assert _map_areas(probe.page, 33) == 33
     assert probe.console_errors == []
 
 
@@ -70,7 +58,8 @@ def test_borough_link_shows_lambeths_figures(app_url, probe):
     # Lambeth's 2022 wards are drawn, not the London boroughs.
     wards = pd.read_parquet(schema.layer_path(DEFAULT_DATA_DIR, "ward2022"),
                             columns=["borough_code"])
-    assert _map_areas(page) == int((wards.borough_code == LAMBETH).sum())
+    lambeth_wards = int((wards.borough_code == LAMBETH).sum())
+    assert _map_areas(page, lambeth_wards) == lambeth_wards
     assert probe.console_errors == []
 
 
@@ -85,7 +74,7 @@ def test_bad_link_explains_and_falls_back(app_url, probe):
     assert "We could not use part of this link" in text
     assert "<script>" not in text and "alert(1)" not in page.content().split("</h1>")[0][-2000:]
     assert page.inner_text("h1") == "London at a glance"
-    assert _map_areas(page) == 33
+    assert _map_areas(page, 33) == 33
     assert probe.console_errors == []
 
 
@@ -93,11 +82,9 @@ def test_filter_change_sends_values_not_geometry_and_writes_the_url(app_url, pro
     probe.goto(app_url + "/", ready=MAP)
     page = probe.page
     probe.callbacks.clear()
-    page.click("#ov-borough")
-    page.keyboard.type("Lambeth")
-    page.keyboard.press("Enter")
+    page.focus("#ov-borough")
+    pick_with_keys(page, "Lambeth", f"() => location.search === '?borough={LAMBETH}'")
     page.wait_for_function("() => document.querySelector('h1').innerText.startsWith('Lambeth')")
-    page.wait_for_function(f"() => location.search === '?borough={LAMBETH}'")
     probe.wait_idle()
     updates = [c for c in probe.callbacks if "ov-map" in c["request"]]
     assert updates, "no map update was sent"
@@ -126,7 +113,7 @@ def test_clicking_the_map_selects_a_borough_then_back_returns(app_url, probe):
 @pytest.mark.parametrize("path", ["/", "/sources", "/no-such-page"])
 def test_pages_have_no_serious_accessibility_violations(app_url, probe, path):
     probe.goto(app_url + path)
-    probe.wait_idle(800)
+    probe.wait_idle()
     violations = axe_serious(probe.page)
     assert not violations, describe(violations)
     assert probe.console_errors == []

@@ -75,7 +75,7 @@ def test_finder_remembers_recent_wards(probe, app_url):
     _open_profile(probe, app_url, f"/ward/{CODE}")
     _open_profile(probe, app_url, "/ward/E05013925")
     probe.goto(app_url + "/ward", ready="#ward-search")
-    probe.wait_idle(800)
+    probe.wait_idle()
     links = probe.page.locator("#ward-recent-list a")
     assert links.all_inner_texts()[:2] == ["Stratford Olympic Park — Newham (2022 wards)",
                                            f"{NAME} — Lambeth (2022 wards)"]
