@@ -108,7 +108,7 @@ class PageProbe:
 
     def goto(self, url: str, ready: str = "#main"):
         self.page.goto(url, wait_until="networkidle")
-        self.page.wait_for_selector(ready, timeout=30_000)
+        self.page.wait_for_selector(ready)
         return self
 
     def wait_idle(self):
@@ -151,11 +151,24 @@ def settle(page, timeout_ms: int = 60_000) -> None:
 
 @pytest.fixture
 def probe(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield PageProbe(page)
+    context = new_context(browser)
+    yield PageProbe(context.new_page())
     context.close()
+
+
+# How long any one wait may take before a test fails. Generous: a test waits for a condition,
+# and on a busy 2-core machine (a benchmark or another suite beside it) a page load or a chain
+# of callbacks can take many times its idle time; an idle run never comes near these bounds.
+TIMEOUT_MS = 60_000
+NAVIGATION_TIMEOUT_MS = 90_000
+
+
+def new_context(browser, width: int = 1280, height: int = 800):
+    """A fresh browser context (no cookies or storage) with the suite's viewport and timeouts."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    return context
 
 
 # Dash 4's searchable dropdown picks the first option shown when Enter is released in its search
@@ -168,28 +181,34 @@ _FIRST_OPTION_MATCHES = """(text) => {
 }"""
 
 
+_SEARCH_FOCUSED = ("() => !!document.activeElement"
+                   " && document.activeElement.matches('input.dash-dropdown-search')")
+
+
 def pick_with_keys(page, text: str, done: str, attempts: int = 3) -> None:
-    """In the focused dropdown, with keys only: type ``text``, wait until its option is the
-    first one offered, press Enter, and wait for ``done`` (a JavaScript condition, such as the
-    URL carrying the choice). A busy browser can drop keys while the page updates; then, as a
-    keyboard user would, close the list, clear the search (Ctrl+A, Backspace) and type again."""
+    """In the focused dropdown, with keys only: pick the option ``text`` finds, then wait for
+    ``done`` (a JavaScript condition, such as the URL carrying the choice).
+
+    The first key typed on a closed dropdown opens it and moves focus to its search box a frame
+    later; keys typed in between can be lost. So: type the first letter, wait until the search
+    box has focus, clear it (Ctrl+A, Backspace) and type the whole text there, wait until its
+    option is the first one offered, press Enter. When a busy browser drops keys anyway the
+    search is cleared and typed again, as a keyboard user would."""
     for attempt in range(attempts):
         try:
+            if not page.evaluate(_SEARCH_FOCUSED):
+                page.keyboard.type(text[0])
+                page.wait_for_function(_SEARCH_FOCUSED, timeout=20_000)
+            page.keyboard.press("Control+A")
+            page.keyboard.press("Backspace")
             page.keyboard.type(text, delay=40)
-            page.wait_for_function(_FIRST_OPTION_MATCHES, arg=text, timeout=10_000)
+            page.wait_for_function(_FIRST_OPTION_MATCHES, arg=text, timeout=20_000)
             page.keyboard.press("Enter")
-            page.wait_for_function(done, timeout=15_000)
+            page.wait_for_function(done, timeout=30_000)
             return
         except Exception:
             if attempt == attempts - 1:
                 raise
-            if page.evaluate("() => !!document.activeElement"
-                             " && document.activeElement.matches('input.dash-dropdown-search')"):
-                page.keyboard.press("Control+A")
-                page.keyboard.press("Backspace")
-            page.keyboard.press("Escape")
-            page.wait_for_function(
-                "() => !document.querySelector('.dash-dropdown-content')", timeout=10_000)
 
 
 _MAP = """(selector) => {

@@ -13,14 +13,14 @@ from dashboard import ev, filters, runtime
 from dashboard.figures import ev as figs
 from dashboard.text import fmt_number
 
-from tests.browser.conftest import axe_serious, describe, points_over_areas
+from tests.browser.conftest import TIMEOUT_MS, axe_serious, describe, points_over_areas
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
 
 LAMBETH, BEXLEY = "E09000022", "E09000004"
 MAX_CHANGE_BYTES = 30 * 1024
-expect.set_options(timeout=30_000)  # callbacks on a busy two-core machine
+expect.set_options(timeout=TIMEOUT_MS)  # callbacks on a busy two-core machine
 
 
 @pytest.fixture(scope="module")

@@ -251,7 +251,7 @@ def test_need_against_provision_flags_and_thresholds(app_url, probe, data):
     # Move the need threshold with the keyboard: the count, URL and table follow.
     page.focus("#needs-need [role=slider]")
     page.keyboard.press("ArrowRight")   # 80 -> 85
-    page.wait_for_function("() => location.search.includes('need=85')", timeout=20_000)
+    page.wait_for_function("() => location.search.includes('need=85')")
     _settle(page)
     fewer = int(needs.provision(data, "imd_england_20pct_pct", "ev_devices_per_100k", 85, 20)
                 .table["flagged"].sum())

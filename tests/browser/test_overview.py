@@ -6,7 +6,8 @@ import pytest
 
 from dashboard import schema
 from dashboard.config import DEFAULT_DATA_DIR
-from tests.browser.conftest import axe_serious, describe, pick_with_keys, rendered_areas
+from tests.browser.conftest import (axe_serious, describe, new_context, pick_with_keys,
+                                    rendered_areas)
 
 LAMBETH = "E09000022"
 MAP = "#ov-map .js-plotly-plot"
@@ -27,7 +28,7 @@ def _map_areas(page, expected: int) -> int:
 
 
 def _click_map_at(page, lon: float, lat: float) -> None:
-    page.locator("#ov-map").scroll_into_view_if_needed()
+    rendered_areas(page, MAP)  # loaded and still: a pixel then stays on the same place
     x, y = page.evaluate("""([lon, lat]) => {
         const gd = document.querySelector('#ov-map .js-plotly-plot');
         const map = gd._fullLayout.map._subplot.map;
@@ -140,7 +141,7 @@ def test_sources_catalogue_search_narrows_the_table(app_url, probe):
 
 @pytest.mark.parametrize("path", ["/", "/sources"])
 def test_fits_a_phone_screen(browser, app_url, path):
-    context = browser.new_context(viewport={"width": 375, "height": 740})
+    context = new_context(browser, width=375, height=740)
     page = context.new_page()
     page.goto(app_url + path, wait_until="networkidle")
     page.wait_for_selector("h1")
