@@ -10,8 +10,9 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from dashboard import components as ui
 from dashboard import export, filters, pdf, profile, runtime, schema
 from dashboard.figures import fit_extent, graph_config
-from dashboard.figures.ward import (Line, SpineRow, VERDICT_SYMBOLS, finder_map, spine_cell,
-                                    spine_legend, vehicles_chart)
+from dashboard.figures.ev import SPEED_STYLES
+from dashboard.figures.ward import (Line, SpineRow, VERDICT_SYMBOLS, finder_map, locator_map,
+                                    locator_points, spine_cell, spine_legend, vehicles_chart)
 from dashboard.state import excerpt, parse, to_query
 from dashboard.text import fmt_month, fmt_number, fmt_pct, fmt_rate, join_and
 
@@ -150,8 +151,9 @@ def _unit_note(row: profile.IndicatorRow) -> str:
 def _spine_description(row: profile.IndicatorRow, ward: profile.WardInfo) -> str:
     if row.ward is None:
         return f"{row.label}: no data for this ward."
+    similar = f"; similar wards' median {row.fmt(row.similar)}" if row.similar is not None else ""
     return (f"{row.label}: {ward.name} {row.fmt(row.ward)}, {row.comparison_text}; "
-            f"{ward.borough_name} {row.fmt(row.borough)}; London {row.fmt(row.london)}; "
+            f"{ward.borough_name} {row.fmt(row.borough)}; London {row.fmt(row.london)}{similar}; "
             f"London wards range from {row.fmt(row.dist.low)} to {row.fmt(row.dist.high)}.")
 
 
@@ -166,7 +168,7 @@ def _indicator_row(row: profile.IndicatorRow, prof: profile.Profile, shared_meta
     spine = SpineRow(ward=row.ward, borough=None if hide_borough else row.borough,
                      benchmark=row.benchmark, low=row.dist.low, q1=row.dist.q1, q3=row.dist.q3,
                      high=row.dist.high, polarity=row.polarity,
-                     compare=row.compare if prof.compare else None)
+                     compare=row.compare if prof.compare else None, similar=row.similar)
     name = [html.Span(row.label, className="ind__name")]
     if not shared_meta:
         name += [html.Span(_meta(row, False), className="ind__meta screen-only"),
@@ -255,7 +257,8 @@ def _toolbar(prof: profile.Profile) -> html.Div:
     tables = runtime.tables()
     return html.Div(className="ward-toolbar no-print", children=[
         ui.field(f"Compare with another ward ({profile.LAYER_LABELS[ward.layer]})",
-                 ui.dropdown(IDS["compare"], profile.compare_options(tables.layers, ward),
+                 ui.dropdown(IDS["compare"], profile.compare_options(tables.layers, ward,
+                                                                   prof.similar),
                              compare.code if compare else None,
                              placeholder="Borough and London only"), IDS["compare"]),
         html.Div(className="ward-toolbar__buttons", children=[
@@ -273,6 +276,40 @@ def _toolbar(prof: profile.Profile) -> html.Div:
                         className="button button--secondary"),
             dcc.Download(id=IDS["download"]),
         ]),
+    ])
+
+
+def _standouts(prof: profile.Profile) -> html.Section | None:
+    if not prof.standouts:
+        return None
+    return html.Section(className="standouts", **{"aria-labelledby": "ward-standouts-h"},
+                        children=[
+        html.H2("What stands out", id="ward-standouts-h"),
+        html.P("The indicators where this ward is furthest from London, measured in London "
+               "standard deviations, one per theme. Differences by direction only, not "
+               "statistical significance.", className="hint"),
+        html.Ul([html.Li(s.text) for s in prof.standouts]),
+    ])
+
+
+def _similar_section(prof: profile.Profile) -> html.Section:
+    ward = prof.ward
+    items = [html.Li([dcc.Link(s.name, href=s.path, className="similar__name"),
+                      html.Span(f", {s.borough_name}" if s.name != s.borough_name and
+                                s.borough_name not in s.name else "", className="similar__borough"),
+                      html.Span(f": {s.alike_text}", className="similar__alike")])
+             for s in prof.similar]
+    intro = ("The City of London's wards share one set of figures, so these are the wards most "
+             "like the City as a whole. " if ward.shares_city_figures else "")
+    return html.Section(className="similar", **{"aria-labelledby": "ward-similar-h"}, children=[
+        html.H2("Similar wards", id="ward-similar-h"),
+        html.P(intro + "Wards elsewhere in London with the most similar people and places, "
+               "for a fair comparison.", className="hint"),
+        html.Ol(items, className="similar__list") if items else
+        html.P("Similar wards are not available for this ward."),
+        html.P([html.Strong("How they are chosen. "), profile.similar_method(ward.layer)],
+               className="caption method-note screen-only"),
+        html.P(profile.similar_method_short(ward.layer), className="caption method-note print-only"),
     ])
 
 
@@ -295,6 +332,50 @@ def _speed_table(ev: profile.EvSummary) -> html.Table:
         html.Thead(html.Tr([html.Th("Speed", scope="col"),
                             html.Th("Devices", scope="col", className="num")])),
         html.Tbody(rows)])
+
+
+def _locator_figure(prof: profile.Profile):
+    ward = prof.ward
+    tables, geo = runtime.tables(), runtime.geo()
+    layer = tables.layers[ward.layer]
+    wards = list(layer.loc[layer["borough_code"] == ward.borough_code, "code"])
+    centre, zoom = fit_extent(tables.extents, "borough", ward.borough_code, width_px=600,
+                              height_px=400)
+    return locator_map(geo.url(ward.layer), ward.code, wards, outline_url=geo.url("borough"),
+                       borough=ward.borough_code, centre=centre, zoom=zoom,
+                       points=locator_points(prof.ev.devices, SPEED_STYLES),
+                       map_style=runtime.config().map_style)
+
+
+def _map_summary(prof: profile.Profile) -> str:
+    """What the locator map shows, in words (for those who cannot see it)."""
+    ward, ev = prof.ward, prof.ev
+    counts = [f"{ev.devices_by_speed[s]} {schema.SPEED_LABELS[s].split(' (')[0].lower()}"
+              for s in schema.SPEED_CLASSES if ev.devices_by_speed[s]]
+    devices = (f"{fmt_number(ev.devices_total)} charge devices are on our map in the ward: "
+               f"{join_and(counts)}" if ev.devices_total else "No charge devices are on our map "
+               "in the ward")
+    return (f"Map of {ward.name} (filled) inside {ward.borough_name} (thick outline), with the "
+            f"borough's other wards outlined. {devices}.")
+
+
+def _map_section(prof: profile.Profile) -> html.Section:
+    summary = _map_summary(prof)
+    return html.Section(className="locator", **{"aria-labelledby": "ward-map-h"}, children=[
+        html.H2("Where the ward is", id="ward-map-h"),
+        html.Div(className="locator-grid", children=[
+            html.Figure(className="locator__figure", children=[
+                html.Div(dcc.Graph(id="ward-locator", figure=_locator_figure(prof),
+                                   config={**graph_config("ward-locator-map"),
+                                           "displayModeBar": False, "scrollZoom": False},
+                                   className="locator__map", style={"height": "360px"}),
+                         role="img", **{"aria-label": summary}),
+                html.Img(id="ward-locator-print", className="print-only locator__print", alt=summary),
+                html.Figcaption(summary, className="caption"),
+            ]),
+            html.Div(_speed_table(prof.ev)),
+        ]),
+    ])
 
 
 def _vehicles_figure(prof: profile.Profile):
@@ -349,10 +430,7 @@ def _ev_section(prof: profile.Profile) -> html.Section:
     return html.Section(className="ev-section", **{"aria-labelledby": "ward-ev-h"}, children=[
         html.H2("Electric vehicles and charge points", id="ward-ev-h"),
         ui.kpi_list(cards),
-        html.Div(className="ev-grid", children=[
-            html.Div(_speed_table(ev)),
-            html.Div(vehicles),
-        ]),
+        html.Div(vehicles, className="ev-vehicles"),
         html.H3("Usage over the last 12 months (simulated)"),
         ui.simulated_label(),
         html.P("Sessions, energy and utilisation are simulated from real Dundee and Perth "
@@ -389,7 +467,10 @@ def profile_body(prof: profile.Profile) -> list:
     """Everything below the toolbar; rebuilt when the comparison ward changes."""
     themes = prof.themes()
     return [
+        *([_standouts(prof)] if prof.standouts else []),
         _key_facts(prof),
+        html.Div(className="place-and-peers", children=[_map_section(prof),
+                                                         _similar_section(prof)]),
         html.Section(className="compare-section", **{"aria-labelledby": "ward-themes-h"},
                      children=[
             html.H2("How the ward compares", id="ward-themes-h"),
@@ -400,7 +481,7 @@ def profile_body(prof: profile.Profile) -> list:
                     "are compared with the median London ward. Rank 1st is the highest value. "
                     "On each bar better is to the right; where neither is better, higher is."],
                    className="hint"),
-            spine_legend(),
+            spine_legend(similar=bool(prof.similar)),
             *[_theme_table(theme, rows, prof, i) for i, (theme, rows) in enumerate(themes)],
         ]),
         _ev_section(prof),
@@ -585,6 +666,37 @@ clientside_callback(
     Output(IDS["present"], "children"),
     Input(IDS["present"], "n_clicks"),
     prevent_initial_call=True,
+)
+
+# Paper cannot print the map's WebGL canvas: once the map has drawn, a PNG of it is put in the
+# print-only image beside it (the server's PDF waits for it).
+clientside_callback(
+    """
+    function(figure) {
+        var nothing = window.dash_clientside.no_update;
+        return new Promise(function(resolve) {
+            var tries = 0;
+            function attempt() {
+                var gd = document.querySelector("#ward-locator .js-plotly-plot");
+                var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+                var map = sub && sub.map;
+                if (map && map.loaded() && map.areTilesLoaded()) {
+                    var size = gd._fullLayout;
+                    window.Plotly.toImage(gd, {format: "png", width: size.width,
+                                               height: size.height, scale: 2})
+                        .then(resolve, function() { resolve(nothing); });
+                } else if (tries++ < 200) {
+                    window.setTimeout(attempt, 150);
+                } else {
+                    resolve(nothing);
+                }
+            }
+            attempt();
+        });
+    }
+    """,
+    Output("ward-locator-print", "src"),
+    Input("ward-locator", "figure"),
 )
 
 clientside_callback(

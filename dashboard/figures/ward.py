@@ -43,6 +43,7 @@ class SpineRow:
     high: float | None
     polarity: int = 0
     compare: float | None = None
+    similar: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class SpinePositions:
     borough: float | None
     compare: float | None
     mirrored: bool
+    similar: float | None = None
 
 
 def spine_half_width(row: SpineRow) -> float | None:
@@ -97,6 +99,7 @@ def spine_positions(row: SpineRow) -> SpinePositions:
         borough=spine_position(row.borough, row),
         compare=spine_position(row.compare, row),
         mirrored=row.polarity < 0,
+        similar=spine_position(row.similar, row),
     )
 
 
@@ -117,7 +120,8 @@ def _marker(position: float | None, class_name: str) -> html.Span | None:
 
 def spine_cell(row: SpineRow, verdict: str, description: str) -> html.Div:
     """The spine drawing for one indicator: range bar, percentile band, benchmark line, borough
-    diamond, optional second ward (square) and the ward circle coloured by ``verdict`` (one of
+    diamond, the median of similar wards (a triangle), optional second ward (square) and the
+    ward circle coloured by ``verdict`` (one of
     ``VERDICTS``). ``description`` is what a screen reader hears instead of the shapes."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
@@ -130,14 +134,16 @@ def spine_cell(row: SpineRow, verdict: str, description: str) -> html.Div:
         parts.append(_span(pos.band_left, pos.band_right, "spine__band"))
     parts.append(html.Span(className="spine__centre"))
     parts += [m for m in (_marker(pos.borough, "spine__borough"),
+                          _marker(pos.similar, "spine__similar"),
                           _marker(pos.compare, "spine__compare"),
                           _marker(pos.ward, f"spine__ward spine__ward--{verdict}"))
               if m is not None]
     return html.Div(parts, className="spine", role="img", **{"aria-label": description})
 
 
-def spine_legend() -> html.Div:
-    """The key to the spine's shapes, in words and the same shapes."""
+def spine_legend(similar: bool = False) -> html.Div:
+    """The key to the spine's shapes, in words and the same shapes (``similar``: with the
+    similar wards' median)."""
     def item(shape: html.Span, text: str) -> html.Li:
         return html.Li([html.Span(shape, className="spine-key__shape"), text])
 
@@ -148,6 +154,8 @@ def spine_legend() -> html.Div:
                  "(25th to 75th percentile)"),
             item(html.Span(className="spine-key__centre"), "London (centre line)"),
             item(html.Span(className="spine-key__borough"), "Borough"),
+            *([item(html.Span(className="spine-key__similar"), "Similar wards (median)")]
+              if similar else []),
             item(html.Span(className="spine-key__ward spine__ward--better"), "Ward, better than "
                  "London ▲"),
             item(html.Span(className="spine-key__ward spine__ward--worse"), "Ward, worse than "
@@ -243,5 +251,80 @@ def finder_map(geojson_url: str, codes: Sequence[str], names: Sequence[str], *,
     fig.update_layout(**base_layout(
         map=dict(style=map_style, center=centre, zoom=zoom), uirevision=borough,
         showlegend=False, height=height,
+    ))
+    return fig
+
+
+# The locator map ----------------------------------------------------------------------------------
+LOCATOR_FILL = "#1d70b8"
+
+
+@dataclass(frozen=True)
+class LocatorPoints:
+    """The ward's charge devices of one speed class: positions and names."""
+
+    speed: str
+    label: str
+    colour: str
+    size: int
+    lon: Sequence[float]
+    lat: Sequence[float]
+    names: Sequence[str]
+
+
+def locator_points(devices, styles: dict) -> list[LocatorPoints]:
+    """The devices (``name``, ``lon``, ``lat``, ``speed_class``) as one ``LocatorPoints`` per
+    speed class present, in the order of ``styles`` (speed -> label, colour, size)."""
+    out = []
+    for speed, style in styles.items():
+        rows = devices[devices["speed_class"] == speed]
+        if len(rows):
+            out.append(LocatorPoints(speed, style.label, style.colour, style.size,
+                                     rows["lon"].astype(float).round(5).tolist(),
+                                     rows["lat"].astype(float).round(5).tolist(),
+                                     rows["name"].fillna("Charge device").astype(str).tolist()))
+    return out
+
+
+def locator_map(geojson_url: str, ward: str, wards: Sequence[str], *, outline_url: str,
+                borough: str, centre: dict, zoom: float, points: Sequence[LocatorPoints] = (),
+                map_style: str = "white-bg", height: int = 360) -> go.Figure:
+    """The ward filled inside its borough, the borough's other wards outlined, the borough's
+    edge drawn, and the ward's charge devices by speed (colour and size, named in the legend).
+
+    Boundaries come from the layer URLs (fetched once by the browser and cached); only the
+    ward's few devices travel with the figure. Nothing on it responds to a click.
+    """
+    fig = go.Figure()
+    others = [c for c in wards if c != ward]
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson_url, locations=others, z=[0] * len(others),
+        colorscale=[[0, "rgba(255,255,255,0)"], [1, "rgba(255,255,255,0)"]], showscale=False,
+        marker=dict(line=dict(width=1, color="#6f777b")), hoverinfo="skip", name="Other wards",
+        showlegend=False,
+    ))
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson_url, locations=[ward], z=[1],
+        colorscale=[[0, LOCATOR_FILL], [1, LOCATOR_FILL]], showscale=False,
+        marker=dict(line=dict(width=2.5, color="#0b0c0c"), opacity=0.35), hoverinfo="skip",
+        name="The ward", showlegend=False,
+    ))
+    fig.add_trace(go.Choroplethmap(
+        geojson=outline_url, locations=[borough], z=[0],
+        colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], showscale=False,
+        marker=dict(line=dict(width=2.5, color="#0b0c0c")), hoverinfo="skip", name="Borough",
+        showlegend=False,
+    ))
+    for p in points:
+        fig.add_trace(go.Scattermap(
+            lon=list(p.lon), lat=list(p.lat), mode="markers", name=f"{p.label} ({len(p.lon)})",
+            text=list(p.names), marker=dict(size=p.size + 2, color=p.colour, opacity=0.95),
+            hovertemplate=f"<b>%{{text}}</b><br>{p.label}<extra></extra>",
+        ))
+    fig.update_layout(**base_layout(
+        map=dict(style=map_style, center=centre, zoom=zoom), uirevision=ward,
+        showlegend=bool(points), height=height,
+        legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, font=dict(size=12)),
+        margin=dict(l=0, r=0, t=0, b=0),
     ))
     return fig
