@@ -227,7 +227,8 @@ def _theme_table(theme: str, rows: list, prof: profile.Profile, index: int) -> h
                  children=html.Table(className="data profile-table",
                  children=[html.Thead(html.Tr(heads)),
                            html.Tbody([_indicator_row(r, prof, shared) for r in rows])])),
-        html.P((f"All figures: {metas.pop()}. " if shared else "") + f"Source: {sources}.",
+        html.P([(f"All figures: {metas.pop()}. " if shared else "") + f"Source: {sources}.",
+                html.Span(f" Bars: {direction}.", className="print-inline")],
                className="caption"),
     ])
 
@@ -431,11 +432,13 @@ def _ev_section(prof: profile.Profile) -> html.Section:
         html.H2("Electric vehicles and charge points", id="ward-ev-h"),
         ui.kpi_list(cards),
         html.Div(vehicles, className="ev-vehicles"),
-        html.H3("Usage over the last 12 months (simulated)"),
-        ui.simulated_label(),
-        html.P("Sessions, energy and utilisation are simulated from real Dundee and Perth "
-               "charging sessions for the devices on our map; London usage is not published.",
-               className="caption"),
+        html.Div(className="ev-usage-head", children=[
+            html.H3("Usage over the last 12 months (simulated)"),
+            ui.simulated_label(),
+            html.P("Sessions, energy and utilisation are simulated from real Dundee and Perth "
+                   "charging sessions for the devices on our map; London usage is not published.",
+                   className="caption"),
+        ]),
         ui.kpi_list(usage_cards),
         html.P(dcc.Link("See these charge points on the EV charging page", href=ev.ev_link),
                className="no-print"),
