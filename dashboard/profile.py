@@ -519,41 +519,16 @@ def _residents_fact(rows: dict[str, IndicatorRow], ward: WardInfo) -> str | None
 @dataclass(frozen=True)
 class EvSummary:
     """EV figures for a ward: devices on the map by speed class (mixed sources), DfT figures
-    (2022 wards only), plug-in vehicles over time and simulated usage for the last 12 months."""
+    (2022 wards only) and simulated usage for the last 12 months."""
 
     devices_by_speed: dict
     devices_total: int
     dft_devices: float | None
     dft_devices_period: str | None
     per_100k: IndicatorRow | None
-    vehicles: pd.DataFrame          # area, name, period, vehicles, per_1000
     usage: dict                     # sessions, kwh, time_utilisation, devices, period_start/end
     ev_link: str
     devices: pd.DataFrame = field(default_factory=pd.DataFrame)   # name, lon, lat, speed_class
-
-
-def vehicles_over_time(store, ward: WardInfo, data: LayerData) -> pd.DataFrame:
-    """Licensed plug-in vehicles per quarter for the ward unit, its borough and London, with the
-    rate per 1,000 usual residents (Census 2021) so that areas of any size compare."""
-    if ward.layer != "ward2022":
-        return pd.DataFrame(columns=["area", "name", "period", "vehicles", "per_1000"])
-    parts = []
-    for role, layer, code, name in (
-            ("ward", "ward2022", ward.stat_code,
-             "City of London" if ward.shares_city_figures else ward.name),
-            ("borough", "borough", ward.borough_code, ward.borough_name),
-            ("london", "london", schema.LONDON_CODE, schema.LONDON_NAME)):
-        if role == "borough" and ward.shares_city_figures:
-            continue
-        series = store.indicator_series("ev_plugin_vehicles", [code], layer)
-        residents = store.indicator_values("usual_residents", layer)
-        people = residents.loc[residents["code"] == code, "value"]
-        denominator = float(people.iloc[0]) if len(people) and pd.notna(people.iloc[0]) else None
-        frame = pd.DataFrame({"area": role, "name": name, "period": series["period"],
-                              "vehicles": series["value"].astype(float)})
-        frame["per_1000"] = (frame["vehicles"] / denominator * 1000) if denominator else np.nan
-        parts.append(frame)
-    return pd.concat(parts, ignore_index=True)
 
 
 def ev_summary(store, ward: WardInfo, data: LayerData, rows: dict[str, IndicatorRow],
@@ -579,7 +554,7 @@ def ev_summary(store, ward: WardInfo, data: LayerData, rows: dict[str, Indicator
         devices_by_speed=by_speed, devices_total=int(len(devices)),
         dft_devices=dft.ward if dft else None, dft_devices_period=dft.period if dft else None,
         per_100k=rows.get("ev_devices_per_100k"),
-        vehicles=vehicles_over_time(store, ward, data), usage=usage,
+        usage=usage,
         ev_link=f"/ev?borough={ward.borough_code}&ward={ward.code}"
                 + ("" if ward.layer == "ward2022" else "&layer=ward2011"),
         devices=devices[["name", "lon", "lat", "speed_class"]].reset_index(drop=True),
@@ -699,7 +674,8 @@ def similar_method_short(layer: str) -> str:
             "deprivation, tenure, cars, health, "
             + ("occupation" if layer == "ward2022" else "qualifications")
             + " and density, each standardised across London's wards and weighted equally; "
-            "\"close\" means within half a standard deviation. Full method: Data & sources.")
+            "\"close\" means within half a standard deviation. The full method is on the Data "
+            "and sources page.")
 
 
 # What stands out -----------------------------------------------------------------------------------
@@ -785,6 +761,80 @@ def standouts(rows: list[IndicatorRow], data: LayerData, ward: WardInfo,
     return chosen
 
 
+# Trends ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrendSpec:
+    """A series the profile draws over time: ``per`` residents (Census 2021) turns a count into
+    a rate so that areas of any size compare; None when the series is a rate already."""
+
+    indicator_id: str
+    title: str
+    unit: str
+    per: int | None
+    decimals: int
+    caption: str
+
+
+TRENDS = {
+    "ward2022": (
+        TrendSpec("ev_public_devices", "Public charge devices, each year", "per 100,000 residents",
+                  100_000, 0, "Public charge devices (DfT and OZEV, counted each year) per "
+                  "100,000 usual residents (Census 2021)."),
+        TrendSpec("ev_plugin_vehicles", "Plug-in vehicles, each quarter", "per 1,000 residents",
+                  1_000, 1, "Licensed plug-in vehicles (DfT vehicle licensing statistics, "
+                  "quarterly) per 1,000 usual residents (Census 2021)."),
+        TrendSpec("crime_all_monthly", "Crime, each month", "per 1,000 residents", None, 1,
+                  "All crime recorded by the Metropolitan Police each month, per 1,000 "
+                  "residents."),
+    ),
+    "ward2011": (),
+}
+
+
+@dataclass(frozen=True)
+class Trend:
+    spec: TrendSpec
+    frame: pd.DataFrame   # area (ward, borough, london, similar), name, period, value
+
+
+def _rates(store, spec: TrendSpec, codes: list[str], layer: str) -> pd.DataFrame:
+    """``code``, ``period``, ``value`` of the series for ``codes``, as rates."""
+    series = store.indicator_series(spec.indicator_id, codes, layer)
+    series["value"] = series["value"].astype(float)
+    if spec.per is not None:
+        residents = store.indicator_values("usual_residents", layer).set_index("code")["value"]
+        people = series["code"].map(residents.astype(float))
+        series["value"] = series["value"] / people.where(people > 0) * spec.per
+    return series
+
+
+def trends(store, ward: WardInfo, similar: list[SimilarWard]) -> list[Trend]:
+    """The vintage's series (``TRENDS``) for the ward, its borough, London and the median of its
+    similar wards (the median of their rates, period by period). A City of London ward shows
+    the City's series and no separate borough line (they are the same)."""
+    out = []
+    for spec in TRENDS[ward.layer]:
+        parts = []
+        name = "City of London" if ward.shares_city_figures else ward.name
+        lines = [("ward", ward.layer, [ward.stat_code], name)]
+        if not ward.shares_city_figures:
+            lines.append(("borough", "borough", [ward.borough_code], ward.borough_name))
+        lines.append(("london", "london", [schema.LONDON_CODE], schema.LONDON_NAME))
+        for role, layer, codes, label in lines:
+            rates = _rates(store, spec, codes, layer)
+            parts.append(pd.DataFrame({"area": role, "name": label, "period": rates["period"],
+                                       "value": rates["value"]}))
+        if similar:
+            rates = _rates(store, spec, [s.stat_code for s in similar], ward.layer)
+            median = rates.groupby("period", sort=True)["value"].median().reset_index()
+            parts.append(pd.DataFrame({"area": "similar", "name": "Similar wards (median)",
+                                       "period": median["period"], "value": median["value"]}))
+        frame = pd.concat(parts, ignore_index=True)
+        if frame["value"].notna().any():
+            out.append(Trend(spec, frame))
+    return out
+
+
 # The profile ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Source:
@@ -810,6 +860,7 @@ class Profile:
     sources: list["Source"] = field(default_factory=list)
     similar: list[SimilarWard] = field(default_factory=list)
     standouts: list[Standout] = field(default_factory=list)
+    trends: list[Trend] = field(default_factory=list)
 
     def themes(self) -> list[tuple[str, list[IndicatorRow]]]:
         """The rows grouped by theme, in ``schema.THEMES`` order."""
@@ -862,6 +913,7 @@ def build_profile(store, layers: dict, ward: WardInfo, *, compare: WardInfo | No
         ev=ev_summary(store, ward, data, by_id, date_from, date_to),
         overlaps=overlaps(data_dir, layers, ward) if data_dir is not None else [],
         sources=sources, similar=similar, standouts=standouts(rows, data, ward),
+        trends=trends(store, ward, similar),
     )
 
 

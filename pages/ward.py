@@ -12,7 +12,7 @@ from dashboard import export, filters, pdf, profile, runtime, schema
 from dashboard.figures import fit_extent, graph_config
 from dashboard.figures.ev import SPEED_STYLES
 from dashboard.figures.ward import (Line, SpineRow, VERDICT_SYMBOLS, finder_map, locator_map,
-                                    locator_points, spine_cell, spine_legend, vehicles_chart)
+                                    locator_points, spine_cell, spine_legend, trend_chart)
 from dashboard.state import excerpt, parse, to_query
 from dashboard.text import fmt_month, fmt_number, fmt_pct, fmt_rate, join_and
 
@@ -379,14 +379,50 @@ def _map_section(prof: profile.Profile) -> html.Section:
     ])
 
 
-def _vehicles_figure(prof: profile.Profile):
-    frame = prof.ev.vehicles
-    if frame.empty:
+def _trend_figure(trend: profile.Trend):
+    lines = [Line(role, str(g["name"].iloc[0]), list(g["period"]), list(g["value"]))
+             for role, g in trend.frame.groupby("area", sort=False)]
+    monthly = "-" in str(trend.frame["period"].iloc[0])
+    return trend_chart(lines, unit=trend.spec.unit, decimals=trend.spec.decimals, width=420,
+                       height=240, font_size=13, dtick="M6" if monthly else "M24",
+                       tickformat="%b %Y" if monthly else "%Y")
+
+
+def _trend_summary(trend: profile.Trend) -> str:
+    """The latest value of each line, in words (the chart's text alternative)."""
+    frame = trend.frame.dropna(subset=["value"])
+    latest = frame["period"].max()
+    at = frame[frame["period"] == latest]
+    parts = [f"{r.name} {fmt_number(r.value, trend.spec.decimals)}" for r in at.itertuples()]
+    when = fmt_month(str(latest)) if len(str(latest)) == 7 and "-" in str(latest) else \
+        profile.short_period(str(latest))
+    return (f"Latest ({when}), {trend.spec.unit}: "
+            f"{join_and(parts)}.")
+
+
+def _trends_section(prof: profile.Profile) -> html.Section | None:
+    if not prof.trends:
         return None
-    lines = [Line(role, str(g["name"].iloc[0]), list(g["period"]), list(g["per_1000"]))
-             for role, g in frame.groupby("area", sort=False)]
-    return vehicles_chart(lines, unit="per 1,000 residents", decimals=1, width=540, height=230,
-                          font_size=13)
+    blocks = []
+    for i, trend in enumerate(prof.trends):
+        summary = _trend_summary(trend)
+        blocks.append(html.Figure(className="trend", children=[
+            html.H3(trend.spec.title),
+            html.P(trend.spec.caption, className="caption"),
+            html.Div(className="chart-scroll", tabIndex="0", role="region",
+                     **{"aria-label": f"Chart: {trend.spec.title}. {summary}"},
+                     children=dcc.Graph(
+                         id=f"ward-trend-{i}", figure=_trend_figure(trend),
+                         config={**graph_config(f"ward-trend-{trend.spec.indicator_id}"),
+                                 "responsive": False, "displayModeBar": False})),
+            html.Figcaption(summary, className="caption trend__latest"),
+        ]))
+    return html.Section(className="trends", **{"aria-labelledby": "ward-trends-h"}, children=[
+        html.H2("Trends", id="ward-trends-h"),
+        html.P("The ward against its borough, London and the median of its similar wards.",
+               className="hint"),
+        html.Div(blocks, className="trend-grid"),
+    ])
 
 
 def _ev_section(prof: profile.Profile) -> html.Section:
@@ -413,25 +449,16 @@ def _ev_section(prof: profile.Profile) -> html.Section:
         ui.kpi("Time-based utilisation", fmt_pct(usage["time_utilisation"], 1, fraction=True),
                "Plugged-in hours / device hours available", simulated=True),
     ]
-    figure = _vehicles_figure(prof)
     if ward.layer == "ward2022":
-        vehicles = [html.H3("Plug-in vehicles over time"),
-                    html.P("Licensed plug-in vehicles per 1,000 usual residents (DfT vehicle "
-                           "licensing statistics, quarterly; residents: Census 2021).",
-                           className="caption"),
-                    html.Div(className="chart-scroll", tabIndex="0", role="region",
-                             **{"aria-label": "Chart of plug-in vehicles over time"},
-                             children=dcc.Graph(
-                        id="ward-vehicles", figure=figure,
-                        config={**graph_config("ward-plug-in-vehicles"), "responsive": False,
-                                "displayModeBar": False}))]
+        vehicles = [html.P("Devices and plug-in vehicles over time are under Trends.",
+                           className="hint screen-only")]
     else:
         vehicles = [html.P("DfT device and vehicle figures are published for 2022 wards: see "
                            "the overlapping 2022 wards below.", className="hint")]
     return html.Section(className="ev-section", **{"aria-labelledby": "ward-ev-h"}, children=[
         html.H2("Electric vehicles and charge points", id="ward-ev-h"),
         ui.kpi_list(cards),
-        html.Div(vehicles, className="ev-vehicles"),
+        *vehicles,
         html.Div(className="ev-usage-head", children=[
             html.H3("Usage over the last 12 months (simulated)"),
             ui.simulated_label(),
@@ -488,6 +515,7 @@ def profile_body(prof: profile.Profile) -> list:
             *[_theme_table(theme, rows, prof, i) for i, (theme, rows) in enumerate(themes)],
         ]),
         _ev_section(prof),
+        *([_trends_section(prof)] if prof.trends else []),
         _vintage_section(prof),
         html.Section(className="sources", **{"aria-labelledby": "ward-sources-h"}, children=[
             html.H2("Sources", id="ward-sources-h"),

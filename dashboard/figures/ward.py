@@ -23,8 +23,10 @@ from dashboard.text import finite
 CENTRE = 0.5
 VERDICTS = ("better", "worse", "similar", "neutral", "none")
 VERDICT_SYMBOLS = {"better": "▲", "worse": "▼", "similar": "●", "neutral": "◆", "none": "–"}
-LINE_COLOURS = {"ward": "#1d70b8", "borough": "#0b0c0c", "london": "#6f777b", "compare": "#912b88"}
-LINE_DASHES = {"ward": "solid", "borough": "dash", "london": "dot", "compare": "dashdot"}
+LINE_COLOURS = {"ward": "#1d70b8", "borough": "#0b0c0c", "london": "#6f777b", "compare": "#912b88",
+                "similar": "#00703c"}
+LINE_DASHES = {"ward": "solid", "borough": "dash", "london": "dot", "compare": "dashdot",
+               "similar": "longdash"}
 FINDER_FILL = "#c9e0f2"
 
 
@@ -167,7 +169,7 @@ def spine_legend(similar: bool = False) -> html.Div:
     ])
 
 
-# Plug-in vehicles over time -----------------------------------------------------------------------
+# Lines over time -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Line:
     """One line of a time chart: ``role`` is ward, borough, london or compare (sets the style)."""
@@ -189,14 +191,31 @@ def _quarter_start(period: str) -> str:
     return period
 
 
-def vehicles_chart(lines: Sequence[Line], *, unit: str, decimals: int = 1,
-                   width: int = 640, height: int = 300, font_size: int = 14) -> go.Figure:
-    """Plug-in vehicles over time, one line per area, at a fixed size that also fits A4 paper.
+def _spread_labels(values: Sequence[float], gap_share: float = 0.09) -> list[float]:
+    """Label heights near ``values`` but at least ``gap_share`` of their span apart (so end
+    labels of lines that finish close together do not overprint), in the input order."""
+    if not values:
+        return []
+    span = (max(values) - min(0.0, min(values))) or 1.0
+    gap = gap_share * span
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    placed = list(values)
+    for before, i in zip(order, order[1:]):
+        placed[i] = max(placed[i], placed[before] + gap)
+    return placed
+
+
+def trend_chart(lines: Sequence[Line], *, unit: str, decimals: int = 1,
+                width: int = 640, height: int = 300, font_size: int = 14,
+                dtick: str = "M24", tickformat: str = "%Y") -> go.Figure:
+    """A series over time, one line per area, at a fixed size that also fits A4 paper.
 
     Lines differ in dash pattern as well as colour, and each is named at its last point, so the
-    chart reads without colour. Quarters are placed at their first day on a date axis.
+    chart reads without colour. Quarters are placed at their first day on a date axis; years
+    ("2019") and months ("2025-03") are dates already.
     """
     fig = go.Figure()
+    ends: list = []
     starts = sorted(_quarter_start(p) for line in lines for p in line.periods)
     for line in lines:
         x = [_quarter_start(p) for p in line.periods]
@@ -211,14 +230,16 @@ def vehicles_chart(lines: Sequence[Line], *, unit: str, decimals: int = 1,
         ))
         last = next(((xi, yi) for xi, yi in zip(reversed(x), reversed(y)) if yi is not None), None)
         if last:
-            fig.add_annotation(x=last[0], y=last[1], text=line.name, xanchor="left", xshift=6,
-                               showarrow=False, font=dict(size=font_size - 2,
-                                                          color=LINE_COLOURS.get(line.role)))
+            ends.append((last[0], last[1], line))
+    for (xi, yi, line), shown in zip(ends, _spread_labels([e[1] for e in ends])):
+        fig.add_annotation(x=xi, y=shown, text=line.name, xanchor="left", xshift=6,
+                           showarrow=False, font=dict(size=font_size - 2,
+                                                      color=LINE_COLOURS.get(line.role)))
     fig.update_layout(**base_layout(
         width=width, height=height, autosize=False, showlegend=False,
         margin=dict(l=10, r=130, t=10, b=10),
         font={**FONT, "size": font_size},
-        xaxis=dict(showgrid=False, type="date", tickformat="%Y", dtick="M24", fixedrange=True,
+        xaxis=dict(showgrid=False, type="date", tickformat=tickformat, dtick=dtick, fixedrange=True,
                    range=[starts[0], starts[-1]] if starts else None),
         yaxis=dict(title=dict(text=unit), rangemode="tozero", gridcolor="#e5e5e5",
                    fixedrange=True, tickformat=f",.{min(decimals, 1)}f"),
