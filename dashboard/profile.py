@@ -696,12 +696,11 @@ class Standout:
 
 
 def _spread(data: LayerData, indicator_id: str) -> float | None:
-    if indicator_id not in data.wards.columns:
-        return None
-    values = data.wards[indicator_id].astype(float)
-    values = values[np.isfinite(values)]
-    sd = float(values.std(ddof=0)) if len(values) > 1 else 0.0
-    return sd if sd > 0 else None
+    """The standard deviation of the indicator across London's ward units (None if 0 or
+    unknown); all indicators' computed once per ``LayerData``."""
+    spreads = derived(data.wards, "spreads", lambda w: w.astype(float).std(ddof=0))
+    sd = spreads.get(indicator_id)
+    return float(sd) if sd is not None and np.isfinite(sd) and sd > 0 else None
 
 
 def rank_phrase(row: IndicatorRow, values: pd.Series) -> str:
@@ -802,7 +801,8 @@ def _rates(store, spec: TrendSpec, codes: list[str], layer: str) -> pd.DataFrame
     series = store.indicator_series(spec.indicator_id, codes, layer)
     series["value"] = series["value"].astype(float)
     if spec.per is not None:
-        residents = store.indicator_values("usual_residents", layer).set_index("code")["value"]
+        residents = derived(store, f"residents-{layer}", lambda st: st.indicator_values(
+            "usual_residents", layer).set_index("code")["value"])
         people = series["code"].map(residents.astype(float))
         series["value"] = series["value"] / people.where(people > 0) * spec.per
     return series
