@@ -654,16 +654,18 @@ def similar_method(layer: str, subject: str = "this one") -> str:
     from dashboard.pipeline.similar import CLOSE_SD, FEATURES, K
 
     things = join_and(f.what for f in FEATURES[layer])
+    n = len(FEATURES[layer])
+    city = ("The City of London publishes one set of figures for its wards, so it counts as one "
+            "ward here. " if layer == "ward2022" else "")
     vintage = LAYER_LABELS[layer].split()[0]
     return (f"Similar wards are the {K} wards ({vintage} boundaries) most like {subject} on "
             f"{len(FEATURES[layer])} "
             f"indicators: {things}. Each indicator is standardised across London's wards "
             "(how many standard deviations a ward is from the London ward average), all count "
             "equally, and likeness is the straight-line distance between two wards on all of "
-            "them together. \"Close on 9 of 11 measures\" means the two wards differ by less "
-            f"than {CLOSE_SD:g} of a standard deviation on 9 of them. The City of London "
-            "publishes one set of figures for its wards, so it counts as one ward here. This is "
-            "a guide to fair comparison, not a statistical test.")
+            f"them together. \"Close on 9 of {n} measures\" means the two wards differ by less "
+            f"than {CLOSE_SD:g} of a standard deviation on 9 of them. {city}This is a guide to "
+            "fair comparison, not a statistical test.")
 
 
 def similar_method_short(layer: str) -> str:
