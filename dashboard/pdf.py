@@ -107,6 +107,9 @@ def render(url: str, code: str, public_origin: str, timeout_s: float = TIMEOUT_S
                 page.wait_for_function(
                     "() => { const e = document.querySelector('.print-link');"
                     " return e && e.textContent.length > 0; }", timeout=left_ms())
+                page.wait_for_function(
+                    "() => !document.querySelector('#ward-locator') ||"
+                    " !!document.querySelector('#ward-locator-print[src]')", timeout=left_ms())
                 page.emulate_media(media="print")
                 page.wait_for_timeout(200)
                 left_ms()

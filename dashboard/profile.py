@@ -285,6 +285,15 @@ def _value(frame: pd.DataFrame, code: str, indicator_id: str) -> float | None:
     return float(value) if pd.notna(value) and np.isfinite(value) else None
 
 
+def _median(frame: pd.DataFrame, codes: tuple[str, ...], indicator_id: str) -> float | None:
+    """The median of the wards ``codes`` that have a value (None if none has)."""
+    if not codes or indicator_id not in frame.columns:
+        return None
+    values = frame[indicator_id].reindex(list(codes)).astype(float)
+    values = values[np.isfinite(values)]
+    return float(values.median()) if len(values) else None
+
+
 # One indicator in a profile -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Distribution:
@@ -336,6 +345,7 @@ class IndicatorRow:
     borough: float | None
     london: float | None
     compare: float | None
+    similar: float | None
     benchmark: float | None
     benchmark_name: str
     dist: Distribution
@@ -430,8 +440,10 @@ def _direction(value: float | None, benchmark: float | None, decimals: int,
 
 
 def indicator_row(meta: pd.Series, data: LayerData, ward: WardInfo,
-                  compare: WardInfo | None = None) -> IndicatorRow:
-    """One indicator of ``ward`` (and optionally a second ward) against borough and London."""
+                  compare: WardInfo | None = None,
+                  similar_codes: tuple[str, ...] = ()) -> IndicatorRow:
+    """One indicator of ``ward`` (and optionally a second ward) against borough and London, with
+    the median of its similar wards (``similar_codes``: their statistical codes)."""
     ind = str(meta["indicator_id"])
     unit, decimals = str(meta["unit"]), int(meta["decimals"])
     polarity = int(meta["polarity"])
@@ -454,6 +466,7 @@ def indicator_row(meta: pd.Series, data: LayerData, ward: WardInfo,
         cite=_cite(str(meta["source"]), period, label), definition=str(meta["definition"]),
         ward=value, borough=_value(data.boroughs, ward.borough_code, ind), london=london,
         compare=_value(data.wards, compare.stat_code, ind) if compare else None,
+        similar=_median(data.wards, similar_codes, ind),
         benchmark=benchmark, benchmark_name=bench_name, dist=dist,
         rank=rank_of(column, value), direction=direction, verdict=verdict,
     )
@@ -506,40 +519,16 @@ def _residents_fact(rows: dict[str, IndicatorRow], ward: WardInfo) -> str | None
 @dataclass(frozen=True)
 class EvSummary:
     """EV figures for a ward: devices on the map by speed class (mixed sources), DfT figures
-    (2022 wards only), plug-in vehicles over time and simulated usage for the last 12 months."""
+    (2022 wards only) and simulated usage for the last 12 months."""
 
     devices_by_speed: dict
     devices_total: int
     dft_devices: float | None
     dft_devices_period: str | None
     per_100k: IndicatorRow | None
-    vehicles: pd.DataFrame          # area, name, period, vehicles, per_1000
     usage: dict                     # sessions, kwh, time_utilisation, devices, period_start/end
     ev_link: str
-
-
-def vehicles_over_time(store, ward: WardInfo, data: LayerData) -> pd.DataFrame:
-    """Licensed plug-in vehicles per quarter for the ward unit, its borough and London, with the
-    rate per 1,000 usual residents (Census 2021) so that areas of any size compare."""
-    if ward.layer != "ward2022":
-        return pd.DataFrame(columns=["area", "name", "period", "vehicles", "per_1000"])
-    parts = []
-    for role, layer, code, name in (
-            ("ward", "ward2022", ward.stat_code,
-             "City of London" if ward.shares_city_figures else ward.name),
-            ("borough", "borough", ward.borough_code, ward.borough_name),
-            ("london", "london", schema.LONDON_CODE, schema.LONDON_NAME)):
-        if role == "borough" and ward.shares_city_figures:
-            continue
-        series = store.indicator_series("ev_plugin_vehicles", [code], layer)
-        residents = store.indicator_values("usual_residents", layer)
-        people = residents.loc[residents["code"] == code, "value"]
-        denominator = float(people.iloc[0]) if len(people) and pd.notna(people.iloc[0]) else None
-        frame = pd.DataFrame({"area": role, "name": name, "period": series["period"],
-                              "vehicles": series["value"].astype(float)})
-        frame["per_1000"] = (frame["vehicles"] / denominator * 1000) if denominator else np.nan
-        parts.append(frame)
-    return pd.concat(parts, ignore_index=True)
+    devices: pd.DataFrame = field(default_factory=pd.DataFrame)   # name, lon, lat, speed_class
 
 
 def ev_summary(store, ward: WardInfo, data: LayerData, rows: dict[str, IndicatorRow],
@@ -565,9 +554,10 @@ def ev_summary(store, ward: WardInfo, data: LayerData, rows: dict[str, Indicator
         devices_by_speed=by_speed, devices_total=int(len(devices)),
         dft_devices=dft.ward if dft else None, dft_devices_period=dft.period if dft else None,
         per_100k=rows.get("ev_devices_per_100k"),
-        vehicles=vehicles_over_time(store, ward, data), usage=usage,
+        usage=usage,
         ev_link=f"/ev?borough={ward.borough_code}&ward={ward.code}"
                 + ("" if ward.layer == "ward2022" else "&layer=ward2011"),
+        devices=devices[["name", "lon", "lat", "speed_class"]].reset_index(drop=True),
     )
 
 
@@ -596,6 +586,257 @@ def overlaps(data_dir, layers: dict, ward: WardInfo) -> list[Overlap]:
     return out
 
 
+# Similar wards ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SimilarWard:
+    """One of a ward's statistical neighbours (see ``dashboard.pipeline.similar``).
+
+    ``stat_code`` is the unit the neighbours were computed for; ``code`` and ``path`` the ward a
+    link opens (for the City of London, one unit of 25 wards, its first ward by name).
+    ``close`` of ``features`` indicators differ by less than ``CLOSE_SD`` London standard
+    deviations; ``distance`` is the Euclidean distance between the two wards' z-scores."""
+
+    code: str
+    stat_code: str
+    name: str
+    borough_name: str
+    rank: int
+    distance: float
+    close: int
+    features: int
+
+    @property
+    def path(self) -> str:
+        return f"/ward/{self.code}"
+
+    @property
+    def alike_text(self) -> str:
+        """e.g. "close on 10 of 11 measures"."""
+        return f"close on {self.close} of {self.features} measures"
+
+
+def _similar_table(store) -> pd.DataFrame:
+    return derived(store, "similar-wards", lambda s: s.similar_wards())
+
+
+def _units(layers: dict, layer: str) -> dict[str, list[WardInfo]]:
+    """The wards of ``layer`` by statistical code, each list sorted by name."""
+    def make(_):
+        units: dict[str, list[WardInfo]] = {}
+        for ward in all_wards(layers):
+            if ward.layer == layer:
+                units.setdefault(ward.stat_code, []).append(ward)
+        return units
+    return derived(layers, f"units-{layer}", make)
+
+
+def similar_wards(store, layers: dict, ward: WardInfo) -> list[SimilarWard]:
+    """The ward's similar wards, nearest first (empty if the file is missing or has no row)."""
+    table = _similar_table(store)
+    rows = table[(table["layer"] == ward.layer) & (table["code"] == ward.stat_code)]
+    units = _units(layers, ward.layer)
+    out = []
+    for row in rows.itertuples(index=False):
+        members = units.get(str(row.neighbour))
+        if not members:
+            continue
+        first = members[0]
+        name = first.name if len(members) == 1 else \
+            f"{first.borough_name} (its {len(members)} wards share one set of figures)"
+        out.append(SimilarWard(first.code, str(row.neighbour), name, first.borough_name,
+                               int(row.rank), float(row.distance), int(row.close),
+                               int(row.features)))
+    return out
+
+
+def similar_method(layer: str, subject: str = "this one") -> str:
+    """How similar wards are chosen, in one paragraph (the profile's note, Data & sources)."""
+    from dashboard.pipeline.similar import CLOSE_SD, FEATURES, K
+
+    things = join_and(f.what for f in FEATURES[layer])
+    n = len(FEATURES[layer])
+    city = ("The City of London publishes one set of figures for its wards, so it counts as one "
+            "ward here. " if layer == "ward2022" else "")
+    vintage = LAYER_LABELS[layer].split()[0]
+    return (f"Similar wards are the {K} wards ({vintage} boundaries) most like {subject} on "
+            f"{len(FEATURES[layer])} "
+            f"indicators: {things}. Each indicator is standardised across London's wards "
+            "(how many standard deviations a ward is from the London ward average), all count "
+            "equally, and likeness is the straight-line distance between two wards on all of "
+            f"them together. \"Close on 9 of {n} measures\" means the two wards differ by less "
+            f"than {CLOSE_SD:g} of a standard deviation on 9 of them. {city}This is a guide to "
+            "fair comparison, not a statistical test.")
+
+
+def similar_method_short(layer: str) -> str:
+    """``similar_method`` in one sentence, for paper."""
+    from dashboard.pipeline.similar import FEATURES, K
+
+    return (f"The {K} wards most like this one on {len(FEATURES[layer])} indicators of age, "
+            "deprivation, tenure, cars, health, "
+            + ("occupation" if layer == "ward2022" else "qualifications")
+            + " and density, each standardised across London's wards and weighted equally; "
+            "\"close\" means within half a standard deviation. The full method is on the Data "
+            "and sources page.")
+
+
+# What stands out -----------------------------------------------------------------------------------
+MAX_STANDOUTS = 5
+MIN_STANDOUTS = 3
+# An indicator stands out when the ward is at least this many London standard deviations from
+# London's value; at least MIN_STANDOUTS are shown when the profile has that many indicators.
+STANDOUT_SD = 1.0
+
+
+@dataclass(frozen=True)
+class Standout:
+    """An indicator where the ward is far from London: ``score`` standard deviations."""
+
+    row: IndicatorRow
+    score: float
+    text: str
+
+
+def _spread(data: LayerData, indicator_id: str) -> float | None:
+    """The standard deviation of the indicator across London's ward units (None if 0 or
+    unknown); all indicators' computed once per ``LayerData``."""
+    spreads = derived(data.wards, "spreads", lambda w: w.astype(float).std(ddof=0))
+    sd = spreads.get(indicator_id)
+    return float(sd) if sd is not None and np.isfinite(sd) and sd > 0 else None
+
+
+def rank_phrase(row: IndicatorRow, values: pd.Series) -> str:
+    """"the 45th highest of 680 London wards" or, in the lower half, "the 3rd lowest"."""
+    finite = values[np.isfinite(values.astype(float))].astype(float)
+    count = len(finite)
+    higher = int((finite > row.ward).sum()) + 1
+    lower = int((finite < row.ward).sum()) + 1
+    end, place = ("highest", higher) if higher <= lower else ("lowest", lower)
+    nth = "" if place == 1 else f"{ordinal(place)} "
+    return f"the {nth}{end} of {count:,} London wards"
+
+
+def standout_text(row: IndicatorRow, values: pd.Series, shares_city: bool = False) -> str:
+    """One plain sentence: value, London's, rank, similar wards' median, better or worse only
+    where the indicator has a direction."""
+    subject = "the City of London" if shares_city else "the ward"
+    unit = "" if row.unit.startswith(("%", "£")) else f" {row.unit}"
+    text = (f"{row.label}: {row.fmt(row.ward)}{unit} in {subject} against "
+            f"{row.fmt(row.london)} in London, {rank_phrase(row, values)}")
+    if row.similar is not None:
+        text += f"; similar wards' median {row.fmt(row.similar)}"
+    if row.verdict in ("better", "worse"):
+        text += f". {row.direction.capitalize()} than London is {row.verdict}"
+    return f"{text} ({row.cite})."
+
+
+def standouts(rows: list[IndicatorRow], data: LayerData, ward: WardInfo,
+              limit: int = MAX_STANDOUTS) -> list[Standout]:
+    """The indicators where the ward differs most from London, most different first: at most
+    ``limit``, one per theme so that one theme's many crime types do not fill the list, counts
+    and ranks left out (London's total is no comparison for a ward)."""
+    scored = []
+    for row in rows:
+        if row.is_count or row.unit.startswith("rank") or row.ward is None or row.london is None:
+            continue
+        if row.direction in ("similar", "none"):
+            continue
+        if row.dist.low is not None and not row.dist.low <= row.london <= row.dist.high:
+            continue   # London's value is a total (an area, say), not a ward-sized figure
+        sd = _spread(data, row.indicator_id)
+        if sd is None:
+            continue
+        scored.append((abs(row.ward - row.london) / sd, row))
+    scored.sort(key=lambda s: (-s[0], s[1].indicator_id))
+    chosen, themes = [], set()
+    for score, row in scored:
+        if row.theme in themes:
+            continue
+        if score < STANDOUT_SD and len(chosen) >= MIN_STANDOUTS:
+            break
+        themes.add(row.theme)
+        chosen.append(Standout(row, score, standout_text(row, data.wards[row.indicator_id],
+                                                         ward.shares_city_figures)))
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+# Trends ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrendSpec:
+    """A series the profile draws over time: ``per`` residents (Census 2021) turns a count into
+    a rate so that areas of any size compare; None when the series is a rate already."""
+
+    indicator_id: str
+    title: str
+    unit: str
+    per: int | None
+    decimals: int
+    caption: str
+
+
+TRENDS = {
+    "ward2022": (
+        TrendSpec("ev_public_devices", "Public charge devices, each year", "per 100,000 residents",
+                  100_000, 0, "Public charge devices (DfT and OZEV, counted each year) per "
+                  "100,000 usual residents (Census 2021)."),
+        TrendSpec("ev_plugin_vehicles", "Plug-in vehicles, each quarter", "per 1,000 residents",
+                  1_000, 1, "Licensed plug-in vehicles (DfT vehicle licensing statistics, "
+                  "quarterly) per 1,000 usual residents (Census 2021)."),
+        TrendSpec("crime_all_monthly", "Crime, each month", "per 1,000 residents", None, 1,
+                  "All crime recorded by the Metropolitan Police each month, per 1,000 "
+                  "residents."),
+    ),
+    "ward2011": (),
+}
+
+
+@dataclass(frozen=True)
+class Trend:
+    spec: TrendSpec
+    frame: pd.DataFrame   # area (ward, borough, london, similar), name, period, value
+
+
+def _rates(store, spec: TrendSpec, codes: list[str], layer: str) -> pd.DataFrame:
+    """``code``, ``period``, ``value`` of the series for ``codes``, as rates."""
+    series = store.indicator_series(spec.indicator_id, codes, layer)
+    series["value"] = series["value"].astype(float)
+    if spec.per is not None:
+        residents = derived(store, f"residents-{layer}", lambda st: st.indicator_values(
+            "usual_residents", layer).set_index("code")["value"])
+        people = series["code"].map(residents.astype(float))
+        series["value"] = series["value"] / people.where(people > 0) * spec.per
+    return series
+
+
+def trends(store, ward: WardInfo, similar: list[SimilarWard]) -> list[Trend]:
+    """The vintage's series (``TRENDS``) for the ward, its borough, London and the median of its
+    similar wards (the median of their rates, period by period). A City of London ward shows
+    the City's series and no separate borough line (they are the same)."""
+    out = []
+    for spec in TRENDS[ward.layer]:
+        parts = []
+        name = "City of London" if ward.shares_city_figures else ward.name
+        lines = [("ward", ward.layer, [ward.stat_code], name)]
+        if not ward.shares_city_figures:
+            lines.append(("borough", "borough", [ward.borough_code], ward.borough_name))
+        lines.append(("london", "london", [schema.LONDON_CODE], schema.LONDON_NAME))
+        for role, layer, codes, label in lines:
+            rates = _rates(store, spec, codes, layer)
+            parts.append(pd.DataFrame({"area": role, "name": label, "period": rates["period"],
+                                       "value": rates["value"]}))
+        if similar:
+            rates = _rates(store, spec, [s.stat_code for s in similar], ward.layer)
+            median = rates.groupby("period", sort=True)["value"].median().reset_index()
+            parts.append(pd.DataFrame({"area": "similar", "name": "Similar wards (median)",
+                                       "period": median["period"], "value": median["value"]}))
+        frame = pd.concat(parts, ignore_index=True)
+        if frame["value"].notna().any():
+            out.append(Trend(spec, frame))
+    return out
+
+
 # The profile ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Source:
@@ -619,6 +860,9 @@ class Profile:
     ev: EvSummary
     overlaps: list[Overlap]
     sources: list["Source"] = field(default_factory=list)
+    similar: list[SimilarWard] = field(default_factory=list)
+    standouts: list[Standout] = field(default_factory=list)
+    trends: list[Trend] = field(default_factory=list)
 
     def themes(self) -> list[tuple[str, list[IndicatorRow]]]:
         """The rows grouped by theme, in ``schema.THEMES`` order."""
@@ -633,11 +877,18 @@ class Profile:
         return f"{self.ward.name}, {self.ward.borough_name} ({LAYER_LABELS[self.ward.layer]})"
 
 
-def compare_options(layers: dict, ward: WardInfo) -> list[dict]:
-    """Other wards of the same vintage: the same borough's first, then the rest of London."""
-    wards = [w for w in all_wards(layers) if w.layer == ward.layer and w.code != ward.code]
+def compare_options(layers: dict, ward: WardInfo,
+                    similar: list[SimilarWard] | None = None) -> list[dict]:
+    """Other wards of the same vintage: its similar wards first (nearest first), then the same
+    borough's, then the rest of London."""
+    first = [s for s in (similar or []) if s.code != ward.code]
+    taken = {s.code for s in first}
+    options = [{"label": f"Similar: {s.name} — {s.borough_name}", "value": s.code}
+               for s in first]
+    wards = [w for w in all_wards(layers)
+             if w.layer == ward.layer and w.code != ward.code and w.code not in taken]
     wards.sort(key=lambda w: (w.borough_code != ward.borough_code, w.name, w.borough_name))
-    return [{"label": f"{w.name} — {w.borough_name}", "value": w.code} for w in wards]
+    return options + [{"label": f"{w.name} — {w.borough_name}", "value": w.code} for w in wards]
 
 
 def build_profile(store, layers: dict, ward: WardInfo, *, compare: WardInfo | None = None,
@@ -647,7 +898,9 @@ def build_profile(store, layers: dict, ward: WardInfo, *, compare: WardInfo | No
     if compare is not None and (compare.layer != ward.layer or compare.code == ward.code):
         compare = None
     data = layer_data(store, ward.layer)
-    rows = [indicator_row(meta, data, ward, compare)
+    similar = similar_wards(store, layers, ward)
+    codes = tuple(s.stat_code for s in similar)
+    rows = [indicator_row(meta, data, ward, compare, codes)
             for _, meta in data.indicators.iterrows()]
     by_id = {r.indicator_id: r for r in rows}
     sources = []
@@ -661,7 +914,8 @@ def build_profile(store, layers: dict, ward: WardInfo, *, compare: WardInfo | No
         residents=by_id.get(RESIDENTS[ward.layer][0]),
         ev=ev_summary(store, ward, data, by_id, date_from, date_to),
         overlaps=overlaps(data_dir, layers, ward) if data_dir is not None else [],
-        sources=sources,
+        sources=sources, similar=similar, standouts=standouts(rows, data, ward),
+        trends=trends(store, ward, similar),
     )
 
 

@@ -33,6 +33,15 @@ def extents_path(data_dir: Path) -> Path:
     return Path(data_dir) / "layers" / "extents.csv"
 
 
+SIMILAR_COLUMNS = ("layer", "code", "rank", "neighbour", "distance", "close", "features")
+
+
+def similar_wards_path(data_dir: Path) -> Path:
+    """The ten most similar wards of every ward unit, within its vintage (layer, code, rank,
+    neighbour, distance, close, features; see ``dashboard.pipeline.similar``)."""
+    return Path(data_dir) / "similar_wards.csv"
+
+
 def overlaps_path(data_dir: Path) -> Path:
     """Which 2022 and 2011 wards overlap, and by how much (see ``layers.overlap``)."""
     return Path(data_dir) / "layers" / "ward_overlaps.csv"

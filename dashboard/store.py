@@ -967,6 +967,15 @@ class Store:
         return self._df("SELECT * FROM read_csv($path, header = true, all_varchar = true) "
                         "ORDER BY dataset_id", {"path": str(path)})
 
+    def similar_wards(self) -> pd.DataFrame:
+        """The similar wards of every ward unit (``schema.similar_wards_path``), nearest first;
+        empty (same columns) when the file has not been built."""
+        path = schema.similar_wards_path(self.config.data_dir)
+        if not path.exists():
+            return pd.DataFrame(columns=list(schema.SIMILAR_COLUMNS))
+        return self._df("SELECT * FROM read_csv($path, header = true, all_varchar = false) "
+                        "ORDER BY layer, code, rank", {"path": str(path)})
+
     def layer_table(self, layer: str) -> pd.DataFrame:
         """The attribute table of a boundary layer (every column except ``geometry``)."""
         layer = _layer(layer, schema.LAYERS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import runtime, sources
+from dashboard import profile, runtime, sources
 
 dash.register_page(__name__, path="/sources", title="Data and sources - Borough Dashboards",
                    order=4)
@@ -60,6 +60,12 @@ def layout(**_query):
         ]),
         html.H2("How areas are matched"),
         html.Ul([html.Li(t) for t in sources.METHOD_NOTES]),
+        html.H2("Similar wards", id="similar-wards"),
+        html.P("Each ward profile lists the ten wards most like it, within its own boundary "
+               "vintage, for a fair comparison beside the borough and London. They are computed "
+               "when the data is rebuilt and kept with it."),
+        html.Ul([html.Li([html.Strong(f"{label}: "), profile.similar_method(layer, "each ward")])
+                 for layer, label in (("ward2022", "2022 wards"), ("ward2011", "2011 wards"))]),
         html.H2(f"Datasets ({len(datasets)})"),
         html.Div([_dataset(r) for r in datasets], className="datasets"),
         html.H2("Indicator catalogue", id="catalogue"),

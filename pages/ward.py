@@ -10,8 +10,9 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from dashboard import components as ui
 from dashboard import export, filters, pdf, profile, runtime, schema
 from dashboard.figures import fit_extent, graph_config
-from dashboard.figures.ward import (Line, SpineRow, VERDICT_SYMBOLS, finder_map, spine_cell,
-                                    spine_legend, vehicles_chart)
+from dashboard.figures.ev import SPEED_STYLES
+from dashboard.figures.ward import (Line, SpineRow, VERDICT_SYMBOLS, finder_map, locator_map,
+                                    locator_points, spine_cell, spine_legend, trend_chart)
 from dashboard.state import excerpt, parse, to_query
 from dashboard.text import fmt_month, fmt_number, fmt_pct, fmt_rate, join_and
 
@@ -150,8 +151,9 @@ def _unit_note(row: profile.IndicatorRow) -> str:
 def _spine_description(row: profile.IndicatorRow, ward: profile.WardInfo) -> str:
     if row.ward is None:
         return f"{row.label}: no data for this ward."
+    similar = f"; similar wards' median {row.fmt(row.similar)}" if row.similar is not None else ""
     return (f"{row.label}: {ward.name} {row.fmt(row.ward)}, {row.comparison_text}; "
-            f"{ward.borough_name} {row.fmt(row.borough)}; London {row.fmt(row.london)}; "
+            f"{ward.borough_name} {row.fmt(row.borough)}; London {row.fmt(row.london)}{similar}; "
             f"London wards range from {row.fmt(row.dist.low)} to {row.fmt(row.dist.high)}.")
 
 
@@ -166,7 +168,7 @@ def _indicator_row(row: profile.IndicatorRow, prof: profile.Profile, shared_meta
     spine = SpineRow(ward=row.ward, borough=None if hide_borough else row.borough,
                      benchmark=row.benchmark, low=row.dist.low, q1=row.dist.q1, q3=row.dist.q3,
                      high=row.dist.high, polarity=row.polarity,
-                     compare=row.compare if prof.compare else None)
+                     compare=row.compare if prof.compare else None, similar=row.similar)
     name = [html.Span(row.label, className="ind__name")]
     if not shared_meta:
         name += [html.Span(_meta(row, False), className="ind__meta screen-only"),
@@ -225,7 +227,8 @@ def _theme_table(theme: str, rows: list, prof: profile.Profile, index: int) -> h
                  children=html.Table(className="data profile-table",
                  children=[html.Thead(html.Tr(heads)),
                            html.Tbody([_indicator_row(r, prof, shared) for r in rows])])),
-        html.P((f"All figures: {metas.pop()}. " if shared else "") + f"Source: {sources}.",
+        html.P([(f"All figures: {metas.pop()}. " if shared else "") + f"Source: {sources}.",
+                html.Span(f" Bars: {direction}.", className="print-inline")],
                className="caption"),
     ])
 
@@ -255,7 +258,8 @@ def _toolbar(prof: profile.Profile) -> html.Div:
     tables = runtime.tables()
     return html.Div(className="ward-toolbar no-print", children=[
         ui.field(f"Compare with another ward ({profile.LAYER_LABELS[ward.layer]})",
-                 ui.dropdown(IDS["compare"], profile.compare_options(tables.layers, ward),
+                 ui.dropdown(IDS["compare"], profile.compare_options(tables.layers, ward,
+                                                                   prof.similar),
                              compare.code if compare else None,
                              placeholder="Borough and London only"), IDS["compare"]),
         html.Div(className="ward-toolbar__buttons", children=[
@@ -273,6 +277,40 @@ def _toolbar(prof: profile.Profile) -> html.Div:
                         className="button button--secondary"),
             dcc.Download(id=IDS["download"]),
         ]),
+    ])
+
+
+def _standouts(prof: profile.Profile) -> html.Section | None:
+    if not prof.standouts:
+        return None
+    return html.Section(className="standouts", **{"aria-labelledby": "ward-standouts-h"},
+                        children=[
+        html.H2("What stands out", id="ward-standouts-h"),
+        html.P("The indicators where this ward is furthest from London, measured in London "
+               "standard deviations, one per theme. Differences by direction only, not "
+               "statistical significance.", className="hint"),
+        html.Ul([html.Li(s.text) for s in prof.standouts]),
+    ])
+
+
+def _similar_section(prof: profile.Profile) -> html.Section:
+    ward = prof.ward
+    items = [html.Li([dcc.Link(s.name, href=s.path, className="similar__name"),
+                      html.Span(f", {s.borough_name}" if s.name != s.borough_name and
+                                s.borough_name not in s.name else "", className="similar__borough"),
+                      html.Span(f": {s.alike_text}", className="similar__alike")])
+             for s in prof.similar]
+    intro = ("The City of London's wards share one set of figures, so these are the wards most "
+             "like the City as a whole. " if ward.shares_city_figures else "")
+    return html.Section(className="similar", **{"aria-labelledby": "ward-similar-h"}, children=[
+        html.H2("Similar wards", id="ward-similar-h"),
+        html.P(intro + "Wards elsewhere in London with the most similar people and places, "
+               "for a fair comparison.", className="hint"),
+        html.Ol(items, className="similar__list") if items else
+        html.P("Similar wards are not available for this ward."),
+        html.P([html.Strong("How they are chosen. "), profile.similar_method(ward.layer)],
+               className="caption method-note screen-only"),
+        html.P(profile.similar_method_short(ward.layer), className="caption method-note print-only"),
     ])
 
 
@@ -297,14 +335,94 @@ def _speed_table(ev: profile.EvSummary) -> html.Table:
         html.Tbody(rows)])
 
 
-def _vehicles_figure(prof: profile.Profile):
-    frame = prof.ev.vehicles
-    if frame.empty:
+def _locator_figure(prof: profile.Profile):
+    ward = prof.ward
+    tables, geo = runtime.tables(), runtime.geo()
+    layer = tables.layers[ward.layer]
+    wards = list(layer.loc[layer["borough_code"] == ward.borough_code, "code"])
+    centre, zoom = fit_extent(tables.extents, "borough", ward.borough_code, width_px=600,
+                              height_px=400)
+    return locator_map(geo.url(ward.layer), ward.code, wards, outline_url=geo.url("borough"),
+                       borough=ward.borough_code, centre=centre, zoom=zoom,
+                       points=locator_points(prof.ev.devices, SPEED_STYLES),
+                       map_style=runtime.config().map_style)
+
+
+def _map_summary(prof: profile.Profile) -> str:
+    """What the locator map shows, in words (for those who cannot see it)."""
+    ward, ev = prof.ward, prof.ev
+    counts = [f"{ev.devices_by_speed[s]} {schema.SPEED_LABELS[s].split(' (')[0].lower()}"
+              for s in schema.SPEED_CLASSES if ev.devices_by_speed[s]]
+    devices = (f"{fmt_number(ev.devices_total)} charge devices are on our map in the ward: "
+               f"{join_and(counts)}" if ev.devices_total else "No charge devices are on our map "
+               "in the ward")
+    return (f"Map of {ward.name} (filled) inside {ward.borough_name} (thick outline), with the "
+            f"borough's other wards outlined. {devices}.")
+
+
+def _map_section(prof: profile.Profile) -> html.Section:
+    summary = _map_summary(prof)
+    return html.Section(className="locator", **{"aria-labelledby": "ward-map-h"}, children=[
+        html.H2("Where the ward is", id="ward-map-h"),
+        html.Div(className="locator-grid", children=[
+            html.Figure(className="locator__figure", children=[
+                html.Div(dcc.Graph(id="ward-locator", figure=_locator_figure(prof),
+                                   config={**graph_config("ward-locator-map"),
+                                           "displayModeBar": False, "scrollZoom": False},
+                                   className="locator__map", style={"height": "360px"}),
+                         role="img", **{"aria-label": summary}),
+                html.Img(id="ward-locator-print", className="print-only locator__print", alt=summary),
+                html.Figcaption(summary, className="caption"),
+            ]),
+            html.Div(_speed_table(prof.ev)),
+        ]),
+    ])
+
+
+def _trend_figure(trend: profile.Trend):
+    lines = [Line(role, str(g["name"].iloc[0]), list(g["period"]), list(g["value"]))
+             for role, g in trend.frame.groupby("area", sort=False)]
+    monthly = "-" in str(trend.frame["period"].iloc[0])
+    return trend_chart(lines, unit=trend.spec.unit, decimals=trend.spec.decimals, width=420,
+                       height=240, font_size=13, dtick="M6" if monthly else "M24",
+                       tickformat="%b %Y" if monthly else "%Y")
+
+
+def _trend_summary(trend: profile.Trend) -> str:
+    """The latest value of each line, in words (the chart's text alternative)."""
+    frame = trend.frame.dropna(subset=["value"])
+    latest = frame["period"].max()
+    at = frame[frame["period"] == latest]
+    parts = [f"{r.name} {fmt_number(r.value, trend.spec.decimals)}" for r in at.itertuples()]
+    when = fmt_month(str(latest)) if len(str(latest)) == 7 and "-" in str(latest) else \
+        profile.short_period(str(latest))
+    return (f"Latest ({when}), {trend.spec.unit}: "
+            f"{join_and(parts)}.")
+
+
+def _trends_section(prof: profile.Profile) -> html.Section | None:
+    if not prof.trends:
         return None
-    lines = [Line(role, str(g["name"].iloc[0]), list(g["period"]), list(g["per_1000"]))
-             for role, g in frame.groupby("area", sort=False)]
-    return vehicles_chart(lines, unit="per 1,000 residents", decimals=1, width=540, height=230,
-                          font_size=13)
+    blocks = []
+    for i, trend in enumerate(prof.trends):
+        summary = _trend_summary(trend)
+        blocks.append(html.Figure(className="trend", children=[
+            html.H3(trend.spec.title),
+            html.P(trend.spec.caption, className="caption"),
+            html.Div(className="chart-scroll", tabIndex="0", role="region",
+                     **{"aria-label": f"Chart: {trend.spec.title}. {summary}"},
+                     children=dcc.Graph(
+                         id=f"ward-trend-{i}", figure=_trend_figure(trend),
+                         config={**graph_config(f"ward-trend-{trend.spec.indicator_id}"),
+                                 "responsive": False, "displayModeBar": False})),
+            html.Figcaption(summary, className="caption trend__latest"),
+        ]))
+    return html.Section(className="trends", **{"aria-labelledby": "ward-trends-h"}, children=[
+        html.H2("Trends", id="ward-trends-h"),
+        html.P("The ward against its borough, London and the median of its similar wards.",
+               className="hint"),
+        html.Div(blocks, className="trend-grid"),
+    ])
 
 
 def _ev_section(prof: profile.Profile) -> html.Section:
@@ -331,33 +449,23 @@ def _ev_section(prof: profile.Profile) -> html.Section:
         ui.kpi("Time-based utilisation", fmt_pct(usage["time_utilisation"], 1, fraction=True),
                "Plugged-in hours / device hours available", simulated=True),
     ]
-    figure = _vehicles_figure(prof)
     if ward.layer == "ward2022":
-        vehicles = [html.H3("Plug-in vehicles over time"),
-                    html.P("Licensed plug-in vehicles per 1,000 usual residents (DfT vehicle "
-                           "licensing statistics, quarterly; residents: Census 2021).",
-                           className="caption"),
-                    html.Div(className="chart-scroll", tabIndex="0", role="region",
-                             **{"aria-label": "Chart of plug-in vehicles over time"},
-                             children=dcc.Graph(
-                        id="ward-vehicles", figure=figure,
-                        config={**graph_config("ward-plug-in-vehicles"), "responsive": False,
-                                "displayModeBar": False}))]
+        vehicles = [html.P("Devices and plug-in vehicles over time are under Trends.",
+                           className="hint screen-only")]
     else:
         vehicles = [html.P("DfT device and vehicle figures are published for 2022 wards: see "
                            "the overlapping 2022 wards below.", className="hint")]
     return html.Section(className="ev-section", **{"aria-labelledby": "ward-ev-h"}, children=[
         html.H2("Electric vehicles and charge points", id="ward-ev-h"),
         ui.kpi_list(cards),
-        html.Div(className="ev-grid", children=[
-            html.Div(_speed_table(ev)),
-            html.Div(vehicles),
+        *vehicles,
+        html.Div(className="ev-usage-head", children=[
+            html.H3("Usage over the last 12 months (simulated)"),
+            ui.simulated_label(),
+            html.P("Sessions, energy and utilisation are simulated from real Dundee and Perth "
+                   "charging sessions for the devices on our map; London usage is not published.",
+                   className="caption"),
         ]),
-        html.H3("Usage over the last 12 months (simulated)"),
-        ui.simulated_label(),
-        html.P("Sessions, energy and utilisation are simulated from real Dundee and Perth "
-               "charging sessions for the devices on our map; London usage is not published.",
-               className="caption"),
         ui.kpi_list(usage_cards),
         html.P(dcc.Link("See these charge points on the EV charging page", href=ev.ev_link),
                className="no-print"),
@@ -389,7 +497,10 @@ def profile_body(prof: profile.Profile) -> list:
     """Everything below the toolbar; rebuilt when the comparison ward changes."""
     themes = prof.themes()
     return [
+        *([_standouts(prof)] if prof.standouts else []),
         _key_facts(prof),
+        html.Div(className="place-and-peers", children=[_map_section(prof),
+                                                         _similar_section(prof)]),
         html.Section(className="compare-section", **{"aria-labelledby": "ward-themes-h"},
                      children=[
             html.H2("How the ward compares", id="ward-themes-h"),
@@ -400,10 +511,11 @@ def profile_body(prof: profile.Profile) -> list:
                     "are compared with the median London ward. Rank 1st is the highest value. "
                     "On each bar better is to the right; where neither is better, higher is."],
                    className="hint"),
-            spine_legend(),
+            spine_legend(similar=bool(prof.similar)),
             *[_theme_table(theme, rows, prof, i) for i, (theme, rows) in enumerate(themes)],
         ]),
         _ev_section(prof),
+        *([_trends_section(prof)] if prof.trends else []),
         _vintage_section(prof),
         html.Section(className="sources", **{"aria-labelledby": "ward-sources-h"}, children=[
             html.H2("Sources", id="ward-sources-h"),
@@ -585,6 +697,37 @@ clientside_callback(
     Output(IDS["present"], "children"),
     Input(IDS["present"], "n_clicks"),
     prevent_initial_call=True,
+)
+
+# Paper cannot print the map's WebGL canvas: once the map has drawn, a PNG of it is put in the
+# print-only image beside it (the server's PDF waits for it).
+clientside_callback(
+    """
+    function(figure) {
+        var nothing = window.dash_clientside.no_update;
+        return new Promise(function(resolve) {
+            var tries = 0;
+            function attempt() {
+                var gd = document.querySelector("#ward-locator .js-plotly-plot");
+                var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+                var map = sub && sub.map;
+                if (map && map.loaded() && map.areTilesLoaded()) {
+                    var size = gd._fullLayout;
+                    window.Plotly.toImage(gd, {format: "png", width: size.width,
+                                               height: size.height, scale: 2})
+                        .then(resolve, function() { resolve(nothing); });
+                } else if (tries++ < 200) {
+                    window.setTimeout(attempt, 150);
+                } else {
+                    resolve(nothing);
+                }
+            }
+            attempt();
+        });
+    }
+    """,
+    Output("ward-locator-print", "src"),
+    Input("ward-locator", "figure"),
 )
 
 clientside_callback(

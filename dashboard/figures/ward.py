@@ -23,8 +23,10 @@ from dashboard.text import finite
 CENTRE = 0.5
 VERDICTS = ("better", "worse", "similar", "neutral", "none")
 VERDICT_SYMBOLS = {"better": "▲", "worse": "▼", "similar": "●", "neutral": "◆", "none": "–"}
-LINE_COLOURS = {"ward": "#1d70b8", "borough": "#0b0c0c", "london": "#6f777b", "compare": "#912b88"}
-LINE_DASHES = {"ward": "solid", "borough": "dash", "london": "dot", "compare": "dashdot"}
+LINE_COLOURS = {"ward": "#1d70b8", "borough": "#0b0c0c", "london": "#6f777b", "compare": "#912b88",
+                "similar": "#00703c"}
+LINE_DASHES = {"ward": "solid", "borough": "dash", "london": "dot", "compare": "dashdot",
+               "similar": "longdash"}
 FINDER_FILL = "#c9e0f2"
 
 
@@ -43,6 +45,7 @@ class SpineRow:
     high: float | None
     polarity: int = 0
     compare: float | None = None
+    similar: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class SpinePositions:
     borough: float | None
     compare: float | None
     mirrored: bool
+    similar: float | None = None
 
 
 def spine_half_width(row: SpineRow) -> float | None:
@@ -97,6 +101,7 @@ def spine_positions(row: SpineRow) -> SpinePositions:
         borough=spine_position(row.borough, row),
         compare=spine_position(row.compare, row),
         mirrored=row.polarity < 0,
+        similar=spine_position(row.similar, row),
     )
 
 
@@ -117,7 +122,8 @@ def _marker(position: float | None, class_name: str) -> html.Span | None:
 
 def spine_cell(row: SpineRow, verdict: str, description: str) -> html.Div:
     """The spine drawing for one indicator: range bar, percentile band, benchmark line, borough
-    diamond, optional second ward (square) and the ward circle coloured by ``verdict`` (one of
+    diamond, the median of similar wards (a triangle), optional second ward (square) and the
+    ward circle coloured by ``verdict`` (one of
     ``VERDICTS``). ``description`` is what a screen reader hears instead of the shapes."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
@@ -130,14 +136,16 @@ def spine_cell(row: SpineRow, verdict: str, description: str) -> html.Div:
         parts.append(_span(pos.band_left, pos.band_right, "spine__band"))
     parts.append(html.Span(className="spine__centre"))
     parts += [m for m in (_marker(pos.borough, "spine__borough"),
+                          _marker(pos.similar, "spine__similar"),
                           _marker(pos.compare, "spine__compare"),
                           _marker(pos.ward, f"spine__ward spine__ward--{verdict}"))
               if m is not None]
     return html.Div(parts, className="spine", role="img", **{"aria-label": description})
 
 
-def spine_legend() -> html.Div:
-    """The key to the spine's shapes, in words and the same shapes."""
+def spine_legend(similar: bool = False) -> html.Div:
+    """The key to the spine's shapes, in words and the same shapes (``similar``: with the
+    similar wards' median)."""
     def item(shape: html.Span, text: str) -> html.Li:
         return html.Li([html.Span(shape, className="spine-key__shape"), text])
 
@@ -148,6 +156,8 @@ def spine_legend() -> html.Div:
                  "(25th to 75th percentile)"),
             item(html.Span(className="spine-key__centre"), "London (centre line)"),
             item(html.Span(className="spine-key__borough"), "Borough"),
+            *([item(html.Span(className="spine-key__similar"), "Similar wards (median)")]
+              if similar else []),
             item(html.Span(className="spine-key__ward spine__ward--better"), "Ward, better than "
                  "London ▲"),
             item(html.Span(className="spine-key__ward spine__ward--worse"), "Ward, worse than "
@@ -159,7 +169,7 @@ def spine_legend() -> html.Div:
     ])
 
 
-# Plug-in vehicles over time -----------------------------------------------------------------------
+# Lines over time -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Line:
     """One line of a time chart: ``role`` is ward, borough, london or compare (sets the style)."""
@@ -181,14 +191,31 @@ def _quarter_start(period: str) -> str:
     return period
 
 
-def vehicles_chart(lines: Sequence[Line], *, unit: str, decimals: int = 1,
-                   width: int = 640, height: int = 300, font_size: int = 14) -> go.Figure:
-    """Plug-in vehicles over time, one line per area, at a fixed size that also fits A4 paper.
+def _spread_labels(values: Sequence[float], gap_share: float = 0.09) -> list[float]:
+    """Label heights near ``values`` but at least ``gap_share`` of their span apart (so end
+    labels of lines that finish close together do not overprint), in the input order."""
+    if not values:
+        return []
+    span = (max(values) - min(0.0, min(values))) or 1.0
+    gap = gap_share * span
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    placed = list(values)
+    for before, i in zip(order, order[1:]):
+        placed[i] = max(placed[i], placed[before] + gap)
+    return placed
+
+
+def trend_chart(lines: Sequence[Line], *, unit: str, decimals: int = 1,
+                width: int = 640, height: int = 300, font_size: int = 14,
+                dtick: str = "M24", tickformat: str = "%Y") -> go.Figure:
+    """A series over time, one line per area, at a fixed size that also fits A4 paper.
 
     Lines differ in dash pattern as well as colour, and each is named at its last point, so the
-    chart reads without colour. Quarters are placed at their first day on a date axis.
+    chart reads without colour. Quarters are placed at their first day on a date axis; years
+    ("2019") and months ("2025-03") are dates already.
     """
     fig = go.Figure()
+    ends: list = []
     starts = sorted(_quarter_start(p) for line in lines for p in line.periods)
     for line in lines:
         x = [_quarter_start(p) for p in line.periods]
@@ -203,14 +230,16 @@ def vehicles_chart(lines: Sequence[Line], *, unit: str, decimals: int = 1,
         ))
         last = next(((xi, yi) for xi, yi in zip(reversed(x), reversed(y)) if yi is not None), None)
         if last:
-            fig.add_annotation(x=last[0], y=last[1], text=line.name, xanchor="left", xshift=6,
-                               showarrow=False, font=dict(size=font_size - 2,
-                                                          color=LINE_COLOURS.get(line.role)))
+            ends.append((last[0], last[1], line))
+    for (xi, yi, line), shown in zip(ends, _spread_labels([e[1] for e in ends])):
+        fig.add_annotation(x=xi, y=shown, text=line.name, xanchor="left", xshift=6,
+                           showarrow=False, font=dict(size=font_size - 2,
+                                                      color=LINE_COLOURS.get(line.role)))
     fig.update_layout(**base_layout(
         width=width, height=height, autosize=False, showlegend=False,
         margin=dict(l=10, r=130, t=10, b=10),
         font={**FONT, "size": font_size},
-        xaxis=dict(showgrid=False, type="date", tickformat="%Y", dtick="M24", fixedrange=True,
+        xaxis=dict(showgrid=False, type="date", tickformat=tickformat, dtick=dtick, fixedrange=True,
                    range=[starts[0], starts[-1]] if starts else None),
         yaxis=dict(title=dict(text=unit), rangemode="tozero", gridcolor="#e5e5e5",
                    fixedrange=True, tickformat=f",.{min(decimals, 1)}f"),
@@ -243,5 +272,80 @@ def finder_map(geojson_url: str, codes: Sequence[str], names: Sequence[str], *,
     fig.update_layout(**base_layout(
         map=dict(style=map_style, center=centre, zoom=zoom), uirevision=borough,
         showlegend=False, height=height,
+    ))
+    return fig
+
+
+# The locator map ----------------------------------------------------------------------------------
+LOCATOR_FILL = "#1d70b8"
+
+
+@dataclass(frozen=True)
+class LocatorPoints:
+    """The ward's charge devices of one speed class: positions and names."""
+
+    speed: str
+    label: str
+    colour: str
+    size: int
+    lon: Sequence[float]
+    lat: Sequence[float]
+    names: Sequence[str]
+
+
+def locator_points(devices, styles: dict) -> list[LocatorPoints]:
+    """The devices (``name``, ``lon``, ``lat``, ``speed_class``) as one ``LocatorPoints`` per
+    speed class present, in the order of ``styles`` (speed -> label, colour, size)."""
+    out = []
+    for speed, style in styles.items():
+        rows = devices[devices["speed_class"] == speed]
+        if len(rows):
+            out.append(LocatorPoints(speed, style.label, style.colour, style.size,
+                                     rows["lon"].astype(float).round(5).tolist(),
+                                     rows["lat"].astype(float).round(5).tolist(),
+                                     rows["name"].fillna("Charge device").astype(str).tolist()))
+    return out
+
+
+def locator_map(geojson_url: str, ward: str, wards: Sequence[str], *, outline_url: str,
+                borough: str, centre: dict, zoom: float, points: Sequence[LocatorPoints] = (),
+                map_style: str = "white-bg", height: int = 360) -> go.Figure:
+    """The ward filled inside its borough, the borough's other wards outlined, the borough's
+    edge drawn, and the ward's charge devices by speed (colour and size, named in the legend).
+
+    Boundaries come from the layer URLs (fetched once by the browser and cached); only the
+    ward's few devices travel with the figure. Nothing on it responds to a click.
+    """
+    fig = go.Figure()
+    others = [c for c in wards if c != ward]
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson_url, locations=others, z=[0] * len(others),
+        colorscale=[[0, "rgba(255,255,255,0)"], [1, "rgba(255,255,255,0)"]], showscale=False,
+        marker=dict(line=dict(width=1, color="#6f777b")), hoverinfo="skip", name="Other wards",
+        showlegend=False,
+    ))
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson_url, locations=[ward], z=[1],
+        colorscale=[[0, LOCATOR_FILL], [1, LOCATOR_FILL]], showscale=False,
+        marker=dict(line=dict(width=2.5, color="#0b0c0c"), opacity=0.35), hoverinfo="skip",
+        name="The ward", showlegend=False,
+    ))
+    fig.add_trace(go.Choroplethmap(
+        geojson=outline_url, locations=[borough], z=[0],
+        colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], showscale=False,
+        marker=dict(line=dict(width=2.5, color="#0b0c0c")), hoverinfo="skip", name="Borough",
+        showlegend=False,
+    ))
+    for p in points:
+        fig.add_trace(go.Scattermap(
+            lon=list(p.lon), lat=list(p.lat), mode="markers", name=f"{p.label} ({len(p.lon)})",
+            text=list(p.names), marker=dict(size=p.size + 2, color=p.colour, opacity=0.95),
+            hovertemplate=f"<b>%{{text}}</b><br>{p.label}<extra></extra>",
+        ))
+    fig.update_layout(**base_layout(
+        map=dict(style=map_style, center=centre, zoom=zoom), uirevision=ward,
+        showlegend=bool(points), height=height,
+        legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, font=dict(size=12)),
+        margin=dict(l=0, r=0, t=0, b=0),
     ))
     return fig

@@ -23,13 +23,14 @@ log = logging.getLogger("dashboard.pipeline")
 def steps():
     """The pipeline steps in dependency order: (name, build function, dataset_rows function)."""
     from dashboard import usage
-    from dashboard.pipeline import chargepoints, indicators
+    from dashboard.pipeline import chargepoints, indicators, similar
     from layers import build as layers_build
 
     return [
         ("layers", layers_build.build, layers_build.dataset_rows),
         ("chargepoints", chargepoints.build, chargepoints.dataset_rows),
         ("indicators", indicators.build, indicators.dataset_rows),
+        ("similar wards", similar.build, similar.dataset_rows),
         ("reference sessions", usage.write_reference, usage.dataset_rows),
     ]
 

@@ -16,7 +16,7 @@ import pytest
 from dashboard import export, profile, schema
 from dashboard.config import Config
 from dashboard.figures.ward import (CENTRE, Line, SpineRow, spine_cell, spine_position,
-                                    spine_positions, vehicles_chart)
+                                    spine_positions, trend_chart)
 from dashboard.store import Store
 from dashboard.text import fmt_number, fmt_pct
 
@@ -288,7 +288,7 @@ def test_2011_profile_uses_gla_2015_periods(store, layers, data_dir, raw):
     assert income.period == "2012/13" and income.fmt(income.ward).startswith("£")
     sentence = next(f for f in prof.facts if "median household income" in f)
     assert "GLA ward profiles 2015: Financial year 2012/13" in sentence
-    assert prof.ev.vehicles.empty and prof.ev.per_100k is None
+    assert prof.trends == [] and prof.ev.per_100k is None
 
 
 # EV, exports and small helpers ----------------------------------------------------------------------
@@ -300,15 +300,29 @@ def test_ev_summary(brixton, data_dir, raw):
                                            for s in schema.SPEED_CLASSES}
     assert brixton.ev.usage["sessions"] == 2 and brixton.ev.usage["kwh"] == pytest.approx(25.0)
     assert brixton.ev.ev_link == f"/ev?borough={LAMBETH}&ward={BRIXTON}"
-    vehicles = brixton.ev.vehicles
-    latest = vehicles[(vehicles["area"] == "ward") & (vehicles["period"] == "2024Q2")]
+
+
+def test_trends_against_borough_london_and_similar_wards(brixton, raw, data_dir):
+    trends = {t.spec.indicator_id: t.frame for t in brixton.trends}
+    assert set(trends) == {"ev_public_devices", "ev_plugin_vehicles", "crime_all_monthly"}
     indicators = raw[0]
+    vehicles = trends["ev_plugin_vehicles"]
+    latest = vehicles[(vehicles["area"] == "ward") & (vehicles["period"] == "2024Q2")]
     expected = indicators[(indicators["indicator_id"] == "ev_plugin_vehicles")
                           & (indicators["code"] == BRIXTON) & (indicators["period"] == "2024Q2")]
     residents = value(raw, "usual_residents", "ward2022", BRIXTON)
-    assert latest["per_1000"].iloc[0] == pytest.approx(
-        expected["value"].iloc[0] / residents * 1000)
-    assert set(vehicles["area"]) == {"ward", "borough", "london"}
+    assert latest["value"].iloc[0] == pytest.approx(expected["value"].iloc[0] / residents * 1000)
+    assert set(vehicles["area"]) == {"ward", "borough", "london", "similar"}
+    # The similar wards' line is the median of their own rates, period by period.
+    similar = pd.read_csv(schema.similar_wards_path(data_dir), dtype=str)
+    codes = list(similar[(similar["layer"] == "ward2022") & (similar["code"] == BRIXTON)]
+                 ["neighbour"])
+    crime = indicators[(indicators["indicator_id"] == "crime_all_monthly")
+                       & (indicators["layer"] == "ward2022") & indicators["code"].isin(codes)]
+    month = crime["period"].max()
+    got = trends["crime_all_monthly"]
+    got = got[(got["area"] == "similar") & (got["period"] == month)]["value"].iloc[0]
+    assert got == pytest.approx(crime[crime["period"] == month]["value"].median())
 
 
 def test_compare_ward_column_and_export(store, layers, data_dir, raw):
@@ -354,10 +368,10 @@ def test_short_periods_and_recent_list():
     assert profile.remember(None, "A") == ["A"]
 
 
-def test_vehicles_chart_reads_without_colour():
+def test_trend_chart_reads_without_colour():
     lines = [Line("ward", "Ward", ["2023Q4", "2024Q2"], [1.0, 2.0]),
              Line("borough", "Borough", ["2023Q4", "2024Q2"], [3.0, None])]
-    fig = vehicles_chart(lines, unit="per 1,000 residents")
+    fig = trend_chart(lines, unit="per 1,000 residents")
     dashes = {t.line.dash for t in fig.data}
     assert len(dashes) == 2
     assert [a.text for a in fig.layout.annotations] == ["Ward", "Borough"]
