@@ -54,28 +54,35 @@ def _bng(lon, lat) -> np.ndarray:
 def reference_keys(frame: pd.DataFrame) -> pd.Series:
     """The reference each row is matched under: its device reference, else its site, else its
     position rounded to about a metre."""
-    pos = ("@" + frame["lat"].round(5).astype(str) + "," + frame["lon"].round(5).astype(str))
-    pos = pos.where(_valid_position(frame["lat"], frame["lon"]), "")
     key = frame["device_ref"].astype(str)
     key = key.where(key.ne(""), frame["site_ref"].astype(str))
-    return key.where(key.ne(""), pos)
+    blank = key.eq("") & _valid_position(frame["lat"], frame["lon"])
+    if blank.any():
+        sub = frame.loc[blank]
+        key = key.copy()
+        key.loc[blank] = ("@" + sub["lat"].round(5).astype(str) + ","
+                          + sub["lon"].round(5).astype(str))
+    return key
 
 
-def match(frame: pd.DataFrame, devices: pd.DataFrame, known: dict[str, str],
+def summarise(frame: pd.DataFrame, codes: np.ndarray, keys) -> pd.DataFrame:
+    """One row per distinct reference (``codes`` index ``keys``): sessions, median position,
+    other id, site, rated kW and operator, as ``match`` takes them."""
+    g = frame.assign(_k=codes).groupby("_k", sort=True)
+    refs = pd.DataFrame({
+        "sessions": g.size(), "lat": g["lat"].median(), "lon": g["lon"].median(),
+        "alt_ref": g["alt_ref"].first(), "site_ref": g["site_ref"].first(),
+        "rated_kw": g["rated_kw"].max(), "operator": g["operator"].first(),
+    })
+    refs.insert(0, "key", np.asarray(keys, dtype=object)[refs.index.to_numpy()])
+    return refs
+
+
+def match(refs: pd.DataFrame, devices: pd.DataFrame, known: dict[str, str],
           registrations: pd.DataFrame | None, data_dir: Path, unmatched: str = "leave",
           marker: str = "") -> Matching:
-    """Match the references of ``frame`` (parsed sessions with a ``key`` column) to devices."""
-    grouped = frame.groupby("key", sort=True)
-    refs = pd.DataFrame({
-        "sessions": grouped.size(),
-        "lat": grouped["lat"].median(),
-        "lon": grouped["lon"].median(),
-        "alt_ref": grouped["alt_ref"].first(),
-        "site_ref": grouped["site_ref"].first(),
-        "rated_kw": grouped["rated_kw"].max(),
-        "operator": grouped["operator"].first(),
-    }).reset_index()
-    refs = refs[refs["key"].ne("")].reset_index(drop=True)
+    """Match distinct references (``summarise``) to devices; ``refs`` keeps its index."""
+    refs = refs.copy()
     if registrations is not None and not registrations.empty:
         reg = registrations.drop_duplicates("device_ref").set_index("device_ref")
         for col in ("lat", "lon", "rated_kw"):

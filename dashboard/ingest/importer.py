@@ -102,11 +102,16 @@ def _unreadable_rows(display: str, lines: list[int]) -> pd.DataFrame:
 
 def _duplicates(frame: pd.DataFrame) -> pd.Series:
     """Rows repeating an earlier row's session: the same id, or without an id the same device,
-    start, end and energy."""
-    natural = (frame["device_ref"].astype(str) + "|" + frame["start"].astype(str) + "|"
-               + frame["end"].astype(str) + "|" + frame["kwh_text"].astype(str))
-    key = frame["ref"].astype(str).where(frame["ref"].ne(""), natural)
-    return key.duplicated(keep="first") & ~frame["unreadable"]
+    start, end and energy (compared by 64-bit hashes of those columns)."""
+    natural = pd.util.hash_pandas_object(frame[["device_ref", "start", "end", "kwh_text"]],
+                                         index=False)
+    by_id = pd.util.hash_pandas_object(frame["ref"], index=False)
+    has_id = frame["ref"].ne("")
+    key = pd.Series(np.where(has_id, by_id, natural), index=frame.index)
+    # an id and a natural key live in different spaces: compare within each
+    dup = (key.where(has_id).duplicated(keep="first") & has_id) | (
+        key.where(~has_id).duplicated(keep="first") & ~has_id)
+    return dup & ~frame["unreadable"]
 
 
 def _operator_name(options: Options, kept: pd.DataFrame, devices: pd.DataFrame) -> str:
@@ -165,22 +170,33 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
 
     dup = _duplicates(frame)
     duplicates += int(dup.sum())
-    frame["key"] = dev.reference_keys(frame)
+    codes_k, keys = pd.factorize(dev.reference_keys(frame))
     devices = _devices(Path(data_dir), store)
     regs = pd.concat(registrations, ignore_index=True) if registrations else None
     marker = f"{now:%Y-%m-%d} {', '.join(names)}"[:120]
-    matching = dev.match(frame[~frame["unreadable"] & ~dup], devices, store.known_ids(), regs,
-                         Path(data_dir), options.unmatched, marker)
-    refs = matching.refs.set_index("key")
-    status = frame["key"].map(refs["status"]).fillna("unmatched")
-    frame["device_id"] = frame["key"].map(refs["device_id"]).fillna("")
+    usable = (~frame["unreadable"] & ~dup).to_numpy()
+    refs = dev.summarise(frame[usable], codes_k[usable], keys)
+    refs = refs[refs["key"].ne("")]
+    matching = dev.match(refs, devices, store.known_ids(), regs, Path(data_dir),
+                         options.unmatched, marker)
+    # Per distinct reference (by factorised code), then spread to the rows by position.
+    n_keys = len(keys)
+    status_by = np.full(n_keys, "unmatched", dtype=object)
+    device_by = np.full(n_keys, "", dtype=object)
+    status_by[matching.refs.index.to_numpy()] = matching.refs["status"].to_numpy()
+    device_by[matching.refs.index.to_numpy()] = matching.refs["device_id"].to_numpy()
     all_devices = pd.concat([devices, matching.added], ignore_index=True) if len(
         matching.added) else devices
-    rated = frame["device_id"].map(all_devices.set_index("device_id")["max_kw"].astype(float))
-    rated = rated.where(rated.notna(), frame["rated_kw"].astype(float))
-    if regs is not None:
-        rated = rated.where(rated.notna(), frame["key"].map(
-            regs.drop_duplicates("device_ref").set_index("device_ref")["rated_kw"]))
+    kw_of = all_devices.drop_duplicates("device_id").set_index("device_id")["max_kw"].astype(float)
+    rated_by = pd.Series(device_by).map(kw_of).to_numpy(dtype=float)
+    given = matching.refs["rated_kw"].astype(float)
+    fill = np.full(n_keys, np.nan)
+    fill[matching.refs.index.to_numpy()] = given.to_numpy()
+    rated_by = np.where(np.isnan(rated_by), fill, rated_by)
+    safe = np.where(codes_k < 0, 0, codes_k)
+    status = pd.Series(np.where(codes_k < 0, "unmatched", status_by[safe]), index=frame.index)
+    rated = pd.Series(np.where(codes_k < 0, np.nan, rated_by[safe]), index=frame.index)
+    frame_codes = codes_k
 
     masks = validate.error_masks(frame, options.period, pd.Timestamp(now.replace(tzinfo=None))
                                  + pd.Timedelta(days=1))
@@ -189,20 +205,26 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
     masks["no_device"] = status.eq("unmatched")
     masks["ambiguous_device"] = status.eq("ambiguous")
     masks["outside_london"] = status.eq("outside_london")
-    frame["error"] = validate.first_error(masks, frame.index)
-    kept_mask = frame["error"].eq("")
-    frame["warnings"] = ""
+    codes = validate.first_error(masks, len(frame))
+    kept_mask = codes == 0
+    warn = {k: np.zeros(len(frame), bool) for k in validate.WARNINGS}
     if kept_mask.any():
-        frame.loc[kept_mask, "warnings"] = validate.warning_text(
-            validate.warning_masks(frame[kept_mask], rated[kept_mask]), frame.index[kept_mask])
-    errors, warnings, examples = validate.report(frame)
+        on_kept = validate.warning_masks(frame[kept_mask], rated[kept_mask])
+        for k, m in on_kept.items():
+            warn[k][kept_mask] = m
+    flags = validate.warning_flags(warn, len(frame))
+    errors, warnings, examples = validate.report(frame, codes, warn)
     if credited:
         errors = {"credited": credited, **errors}
     ocpi_dups = duplicates - int(dup.sum())
     if ocpi_dups:
         errors["duplicate"] = errors.get("duplicate", 0) + ocpi_dups
 
-    kept = frame[kept_mask]
+    frame["flags"] = flags
+    kept = frame.loc[kept_mask, ["file", "row", "ref", "start", "end", "kwh", "charging_hours",
+                                 "flags", "operator"]]
+    kept_codes = frame_codes[kept_mask]
+    kept_device = pd.Series(device_by[kept_codes], index=kept.index)
     refs_used = matching.refs
     result = {
         "format": "; ".join(dict.fromkeys(formats)),
@@ -211,7 +233,7 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
         "rows_read": int(rows_read),
         "sessions_kept": int(len(kept)),
         "rows_excluded": int(rows_read - len(kept)),
-        "rows_flagged": int(kept["warnings"].ne("").sum()),
+        "rows_flagged": int((kept["flags"] != 0).sum()),
         "kwh_kept": round(float(kept["kwh"].sum()), 3),
         "plugged_hours_kept": round(float((kept["end"] - kept["start"]).dt.total_seconds().sum()
                                           / 3600.0), 3),
@@ -233,10 +255,10 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
     if kept.empty:
         result["message"] = "Nothing could be imported: every row was excluded (see errors)."
         return result
-    local = validate._local_start(kept["start"])
+    local = validate.local_start(kept["start"])
     period = options.period or _whole_months(local)
     result["period"] = [period[0].isoformat(), period[1].isoformat()]
-    operator = _operator_name(options, kept, all_devices)
+    operator = _operator_name(options, kept.assign(device_id=kept_device), all_devices)
     result["operator"] = operator
     report_bytes = validate.report_csv(errors, warnings, examples)
     result["report_csv"] = report_bytes.decode("utf-8")
@@ -258,7 +280,7 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
         "kwh_kept": result["kwh_kept"],
         "plugged_hours_kept": result["plugged_hours_kept"],
         "errors": errors, "warnings": warnings,
-        "devices": int(kept["device_id"].nunique()),
+        "devices": int(len(np.unique(kept_codes))),
         "devices_added": result["devices_added"],
         "unmatched_policy": options.unmatched,
         "imported_by": options.imported_by,
@@ -267,31 +289,40 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
     result["dataset_id"] = record["dataset_id"]
     result["label"] = usage_label(record)
     from dashboard.store import ensure_index
-    store.create(record["dataset_id"], sessions=_sessions_table(kept), record=record,
+    store.create(record["dataset_id"],
+                 sessions=_sessions_table(kept, kept_codes, device_by), record=record,
                  report_csv=report_bytes, devices_csv=_devices_csv(refs_used),
                  chargepoints=all_devices, added=matching.added, learned=matching.learned,
                  build_index=ensure_index)
     return result
 
 
-def _sessions_table(kept: pd.DataFrame) -> pa.Table:
-    kept = kept.sort_values(["start", "device_id"], kind="stable")
+def _sessions_table(kept: pd.DataFrame, codes: np.ndarray, device_by: np.ndarray) -> pa.Table:
+    """The kept sessions in start order, in the session schema (device ids dictionary-encoded,
+    times UTC) plus the reported charging hours, the warning flags and the source row."""
+    start = kept["start"].to_numpy("datetime64[us]")
+    order = np.argsort(start, kind="stable")
     ids = kept["ref"].astype(str)
-    fallback = kept["file"].astype(str) + ":" + kept["row"].astype(str)
-    ids = ids.where(ids.ne("") & ~ids.duplicated(keep=False), fallback)
+    usable = ids.ne("") & ~ids.duplicated(keep=False)
+    if not usable.all():
+        fallback = kept["file"].astype(str) + ":" + kept["row"].astype(str)
+        ids = ids.where(usable, fallback)
+    used, local = np.unique(codes, return_inverse=True)
     utc = pa.timestamp("us", tz="UTC")
     return pa.table({
-        "session_id": pa.array(ids.to_numpy(dtype=object), pa.string()),
-        "device_id": pa.array(kept["device_id"].to_numpy(dtype=object), pa.string())
-        .dictionary_encode(),
-        "start": pa.array(kept["start"].to_numpy("datetime64[us]"), pa.timestamp("us"))
+        "session_id": pa.array(ids, from_pandas=True).take(pa.array(order)).cast(pa.string()),
+        "device_id": pa.DictionaryArray.from_arrays(
+            pa.array(local[order].astype("int32")),
+            pa.array(device_by[used].astype(str), pa.string())),
+        "start": pa.array(start[order], pa.timestamp("us")).cast(utc),
+        "end": pa.array(kept["end"].to_numpy("datetime64[us]")[order], pa.timestamp("us"))
         .cast(utc),
-        "end": pa.array(kept["end"].to_numpy("datetime64[us]"), pa.timestamp("us")).cast(utc),
-        "kwh": pa.array(kept["kwh"].to_numpy("float64")),
+        "kwh": pa.array(kept["kwh"].to_numpy("float64")[order]),
         "simulated": pa.array(np.zeros(len(kept), bool)),
-        "charging_hours": pa.array(kept["charging_hours"].to_numpy("float64"), from_pandas=True),
-        "flags": pa.array(kept["warnings"].to_numpy(dtype=object), pa.string()),
-        "source_row": pa.array(kept["row"].to_numpy("int64")),
+        "charging_hours": pa.array(kept["charging_hours"].to_numpy("float64")[order],
+                                   from_pandas=True),
+        "flags": pa.array(kept["flags"].to_numpy("int16")[order]),
+        "source_row": pa.array(kept["row"].to_numpy("int64")[order]),
     })
 
 

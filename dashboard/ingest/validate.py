@@ -66,32 +66,42 @@ def error_masks(frame: pd.DataFrame, period: tuple[dt.date, dt.date] | None,
     if period is not None:
         first = pd.Timestamp(period[0])
         after = pd.Timestamp(period[1]) + pd.Timedelta(days=1)
-        local = _local_start(start)
+        local = local_start(start)
         masks["outside_period"] = (local < first) | (local >= after)
     return masks
 
 
-def _local_start(start: pd.Series) -> pd.Series:
+def local_start(start: pd.Series) -> pd.Series:
     return (start.dt.tz_localize("UTC").dt.tz_convert("Europe/London")
             .dt.tz_localize(None))
 
 
-def first_error(masks: dict[str, pd.Series], index: pd.Index) -> pd.Series:
-    """The first failed rule of ``ERRORS`` per row ("" when none)."""
-    out = pd.Series("", index=index, dtype=object)
-    for name in reversed(list(ERRORS)):
-        if name in masks:
-            out = out.mask(masks[name].reindex(index, fill_value=False).fillna(False)
-                           .astype(bool), name)
-    return out
+ERROR_NAMES = ("", *ERRORS)       # code 0: no error
+WARNING_BITS = {name: 1 << i for i, name in enumerate(WARNINGS)}  # the stored ``flags``
 
 
-def warning_masks(frame: pd.DataFrame, rated_kw: pd.Series) -> dict[str, pd.Series]:
+def _bool(mask, n: int) -> np.ndarray:
+    if mask is None:
+        return np.zeros(n, bool)
+    values = mask.to_numpy(dtype=bool, na_value=False) if hasattr(mask, "to_numpy") else mask
+    return np.asarray(values, dtype=bool)
+
+
+def first_error(masks: dict, n: int) -> np.ndarray:
+    """The code (index in ``ERROR_NAMES``) of the first failed rule per row; 0 when none."""
+    names = [r for r in ERRORS if r in masks]
+    if not names:
+        return np.zeros(n, "int8")
+    return np.select([_bool(masks[r], n) for r in names],
+                     [ERROR_NAMES.index(r) for r in names], 0).astype("int8")
+
+
+def warning_masks(frame: pd.DataFrame, rated_kw: pd.Series) -> dict[str, np.ndarray]:
     hours = frame["plugged_hours"]
     charging = frame["charging_hours"]
     kwh = frame["kwh"]
     busy = charging.where(charging > 0, hours)
-    return {
+    masks = {
         "short_session": (hours < 1 / 60) | (charging < 1 / 60),
         "long_plug": hours > 48,
         "long_charge": charging > 24,
@@ -100,15 +110,14 @@ def warning_masks(frame: pd.DataFrame, rated_kw: pd.Series) -> dict[str, pd.Seri
         "charge_over_plug": charging > hours + 1 / 60,
         "over_power": (rated_kw > 0) & (kwh / busy > rated_kw * 1.1),
     }
+    return {k: _bool(v, len(frame)) for k, v in masks.items()}
 
 
-def warning_text(masks: dict[str, pd.Series], index: pd.Index) -> pd.Series:
-    """The warnings each row triggers, joined by ';' ("" when none)."""
-    out = pd.Series("", index=index, dtype=object)
+def warning_flags(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
+    flags = np.zeros(n, "int16")
     for name, mask in masks.items():
-        hit = mask.reindex(index, fill_value=False).fillna(False).astype(bool)
-        out = out.where(~hit, out + np.where(out.eq(""), "", ";") + name)
-    return out
+        flags |= np.where(mask, WARNING_BITS[name], 0).astype("int16")
+    return flags
 
 
 def _value(frame: pd.DataFrame, rule: str) -> pd.Series:
@@ -125,25 +134,24 @@ def _value(frame: pd.DataFrame, rule: str) -> pd.Series:
     return frame["device_ref"].astype(str)
 
 
-def report(frame: pd.DataFrame) -> tuple[dict, dict, pd.DataFrame]:
-    """Counts by error and warning rule, and up to ``EXAMPLES_PER_RULE`` example rows per rule
+def report(frame: pd.DataFrame, codes: np.ndarray, warnings: dict[str, np.ndarray]
+           ) -> tuple[dict, dict, pd.DataFrame]:
+    """Counts by error rule (``codes``) and warning rule (``warnings``: masks over the kept
+    rows' positions in ``frame``), and up to ``EXAMPLES_PER_RULE`` example rows per rule
     (file, row, field, value, rule, kind)."""
-    errors = frame["error"].value_counts()
-    errors = {r: int(errors[r]) for r in ERRORS if r in errors}
-    flags = frame["warnings"][frame["error"].eq("")]
-    exploded = flags[flags.ne("")].str.split(";").explode()
-    warn_counts = exploded.value_counts()
-    warnings = {r: int(warn_counts[r]) for r in WARNINGS if r in warn_counts}
+    counts = np.bincount(codes.astype("int64"), minlength=len(ERROR_NAMES))
+    errors = {name: int(counts[i]) for i, name in enumerate(ERROR_NAMES) if i and counts[i]}
+    warn = {name: int(m.sum()) for name, m in warnings.items() if m.any()}
     parts = []
     for rule in errors:
-        rows = frame[frame["error"].eq(rule)].head(EXAMPLES_PER_RULE)
-        parts.append(_examples(rows, rule, "error"))
-    for rule in warnings:
-        idx = exploded[exploded.eq(rule)].index[:EXAMPLES_PER_RULE]
-        parts.append(_examples(frame.loc[idx], rule, "warning"))
+        where = np.flatnonzero(codes == ERROR_NAMES.index(rule))[:EXAMPLES_PER_RULE]
+        parts.append(_examples(frame.iloc[where], rule, "error"))
+    for rule in warn:
+        where = np.flatnonzero(warnings[rule])[:EXAMPLES_PER_RULE]
+        parts.append(_examples(frame.iloc[where], rule, "warning"))
     examples = (pd.concat(parts, ignore_index=True) if parts else
                 pd.DataFrame(columns=["file", "row", "field", "value", "rule", "kind"]))
-    return errors, warnings, examples
+    return errors, warn, examples
 
 
 def _examples(rows: pd.DataFrame, rule: str, kind: str) -> pd.DataFrame:

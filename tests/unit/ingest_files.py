@@ -46,7 +46,7 @@ def sessions(data_dir: Path, n: int = 400, seed: int = 7, devices: pd.DataFrame 
     rng = np.random.default_rng(seed)
     ref = pd.read_parquet(schema.reference_sessions_path(data_dir),
                           columns=["start", "end", "kwh"])
-    ref = ref.iloc[np.sort(rng.choice(len(ref), n, replace=False))].reset_index(drop=True)
+    ref = ref.iloc[np.sort(rng.choice(len(ref), n, replace=n > len(ref)))].reset_index(drop=True)
     devices = isolated_devices(data_dir) if devices is None else devices
     week_start = ref["start"].dt.normalize() - pd.to_timedelta(ref["start"].dt.weekday, unit="D")
     offset = ref["start"] - week_start
@@ -54,7 +54,7 @@ def sessions(data_dir: Path, n: int = 400, seed: int = 7, devices: pd.DataFrame 
     end = start + (ref["end"] - ref["start"])
     pick = devices.iloc[rng.integers(0, len(devices), n)].reset_index(drop=True)
     out = pd.DataFrame({
-        "session_id": [f"S{seed}-{i:06d}" for i in range(n)],
+        "session_id": pd.Series(np.arange(n)).astype(str).radd(f"S{seed}-"),
         "device_id": pick["device_id"], "lat": pick["lat"], "lon": pick["lon"],
         "max_kw": pick["max_kw"], "operator": pick["operator"],
         "start_local": start.astype("datetime64[us]"), "end_local": end.astype("datetime64[us]"),
