@@ -93,11 +93,13 @@ def match(refs: pd.DataFrame, devices: pd.DataFrame, known: dict[str, str],
     refs["how"] = ""
     refs["distance_m"] = np.nan
 
-    ids = set(devices["device_id"])
-    by_id = refs["key"].where(refs["key"].isin(ids), refs["key"].map(known)).fillna("")
-    alt = refs["alt_ref"].map(known).fillna("")
-    by_id = by_id.where(by_id.ne(""), alt)
-    hit = by_id.ne("") & by_id.isin(ids)
+    ids = set(devices["device_id"].to_numpy(dtype=object).tolist())
+    # One lookup per distinct reference (a few thousand at most), not per session.
+    keys = refs["key"].astype(str).tolist()
+    alts = refs["alt_ref"].astype(str).tolist()
+    found = [k if k in ids else known.get(k) or known.get(a) or "" for k, a in zip(keys, alts)]
+    by_id = pd.Series(found, index=refs.index, dtype=object)
+    hit = pd.Series([f in ids for f in found], index=refs.index)
     refs.loc[hit, "device_id"] = by_id[hit]
     refs.loc[hit, "status"] = "matched"
     refs.loc[hit, "how"] = "id"

@@ -252,6 +252,8 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
         "period": None,
         "dry_run": bool(options.dry_run),
     }
+    report_bytes = validate.report_csv(errors, warnings, examples)
+    result["report_csv"] = report_bytes.decode("utf-8")
     if kept.empty:
         result["message"] = "Nothing could be imported: every row was excluded (see errors)."
         return result
@@ -260,8 +262,6 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
     result["period"] = [period[0].isoformat(), period[1].isoformat()]
     operator = _operator_name(options, kept.assign(device_id=kept_device), all_devices)
     result["operator"] = operator
-    report_bytes = validate.report_csv(errors, warnings, examples)
-    result["report_csv"] = report_bytes.decode("utf-8")
     if options.dry_run:
         return result
 

@@ -157,6 +157,20 @@ def _strptime(arr: pa.Array, fmt: str) -> pa.Array:
     return pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
 
 
+def _strict(arr: pa.Array, fmt: str) -> np.ndarray:
+    """``arr`` read with ``fmt``, refusing dates that do not exist ("31/02/2025"), which Arrow
+    rolls over: a value that does not print back the same is re-read by pandas, strictly."""
+    got = _strptime(arr, fmt)
+    same = pc.equal(pc.strftime(got, format=fmt), arr).fill_null(False)
+    out = np.array(got.to_numpy(zero_copy_only=False))
+    check = ~same.to_numpy(zero_copy_only=False) & ~np.isnat(out)
+    if check.any():
+        strict = pd.to_datetime(pd.Series(arr.filter(pa.array(check)).to_pandas()), format=fmt,
+                                errors="coerce")
+        out[check] = strict.to_numpy().astype("datetime64[us]")
+    return out
+
+
 def _best_format(sample: pa.Array) -> str | None:
     """The candidate format that reads most of ``sample`` (day-first wins ties: UK files)."""
     best, best_n = None, 0
@@ -206,7 +220,7 @@ def parse_times(text: pd.Series, assume_utc: bool = False) -> pd.Series:
         rest = arr.filter(pa.array(other))
         fmt = _best_format(rest.slice(0, 2000))
         if fmt is not None:
-            local[other] = _strptime(rest, fmt).to_numpy(zero_copy_only=False)
+            local[other] = _strict(rest, fmt)
     has_local = ~np.isnat(local)
     if has_local.any():
         out[has_local] = local[has_local] if assume_utc else to_utc(local[has_local])
@@ -350,7 +364,7 @@ def read_csv_table(path: Path, display: str) -> tuple[pd.DataFrame, list[int]]:
     bad: list[int] = []
 
     def invalid(row) -> str:
-        bad.append(row.number)
+        bad.append(row.text)
         return "skip"
 
     try:
@@ -358,8 +372,10 @@ def read_csv_table(path: Path, display: str) -> tuple[pd.DataFrame, list[int]]:
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
                                            block_size=32 << 20),
+            # No newlines inside quoted values: the exports have none, and without them each
+            # unreadable row keeps its line number for the report.
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=invalid,
-                                             newlines_in_values=True),
+                                             newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False),
@@ -372,12 +388,29 @@ def read_csv_table(path: Path, display: str) -> tuple[pd.DataFrame, list[int]]:
     frame = table.to_pandas()
     lines = np.arange(len(frame), dtype="int64") + 2
     if bad:
+        bad = _line_numbers(path, bad)
         # pyarrow numbers skipped rows by line; later rows sit one line further on per skip
         bad_sorted = np.sort(np.asarray(bad, dtype="int64"))
         for b in bad_sorted:
             lines[lines >= b] += 1
     frame["_line"] = lines
     return frame, bad
+
+
+def _line_numbers(path: Path, texts: list[str]) -> list[int]:
+    """The file lines holding rows Arrow could not read (it reports their text, not their line):
+    one pass over the file, made only when there are such rows."""
+    wanted = {}
+    for t in texts:
+        wanted[t] = wanted.get(t, 0) + 1
+    found = []
+    with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+        for number, line in enumerate(fh, start=1):
+            text = line.rstrip("\r\n")
+            if number > 1 and wanted.get(text):
+                wanted[text] -= 1
+                found.append(number)
+    return found or [0] * len(texts)
 
 
 def read_xlsx_table(path: Path, display: str) -> tuple[pd.DataFrame, list[int]]:

@@ -15,6 +15,7 @@ import pandas as pd
 from dashboard.export import neutralise
 
 ERRORS = {
+    "credited": "an OCPI CDR cancelled by a credit CDR (both left out)",
     "unreadable_row": "the line has the wrong number of fields",
     "bad_time": "a start or end time that cannot be read",
     "bad_number": "an energy value that cannot be read",

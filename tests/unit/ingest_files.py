@@ -48,7 +48,7 @@ def sessions(data_dir: Path, n: int = 400, seed: int = 7, devices: pd.DataFrame 
                           columns=["start", "end", "kwh"])
     ref = ref.iloc[np.sort(rng.choice(len(ref), n, replace=n > len(ref)))].reset_index(drop=True)
     devices = isolated_devices(data_dir) if devices is None else devices
-    week_start = ref["start"].dt.normalize() - pd.to_timedelta(ref["start"].dt.weekday, unit="D")
+    week_start = ref["start"].dt.normalize() - pd.to_timedelta(ref["start"].dt.day_of_week, unit="D")
     offset = ref["start"] - week_start
     start = PERIOD_START + pd.to_timedelta(rng.integers(0, WEEKS, n) * 7, unit="D") + offset
     end = start + (ref["end"] - ref["start"])
@@ -89,6 +89,7 @@ def evse_uid(frame: pd.DataFrame) -> pd.Series:
 
 
 def ocpi_cdrs(frame: pd.DataFrame) -> list[dict]:
+    frame = frame.reset_index(drop=True)
     uid = evse_uid(frame)
     out = []
     for i, r in enumerate(frame.itertuples()):
