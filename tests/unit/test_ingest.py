@@ -305,3 +305,31 @@ def test_the_command_line_prints_json_and_exits_by_outcome(frame, tmp_path, data
     assert main([str(generic), "--profile", "Acme", "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sessions_kept"] == len(
         frame)
+
+
+def test_a_usage_link_names_a_dataset_or_explains_why_it_shows_the_simulation(
+        frame, tmp_path, data_dir, cache_dir, caplog):
+    from dashboard.ingest.source import SIMULATED, StoreCache, choices, parse_usage
+    ds = DatasetStore(tmp_path / "store")
+    result = run_import([F.write_scotland_new(frame, tmp_path / "q.csv")], ds, data_dir,
+                        Options(operator="Acme Charging",
+                                now=pd.Timestamp("2025-07-15", tz="UTC")))
+    source, message = parse_usage(result["dataset_id"], ds)
+    assert message is None and not source.simulated
+    assert source.label == ("Operator data: Acme Charging, April 2025 to June 2025, "
+                            "imported 2025-07-15")
+    assert source.months == ("2025-04", "2025-06")
+    assert parse_usage("", ds) == (SIMULATED, None)
+    assert parse_usage("simulation", ds) == (SIMULATED, None)
+    with caplog.at_level("WARNING"):
+        source, message = parse_usage("20990101-000000-deadbeef<script>", ds)
+    assert source is SIMULATED and message.level == "warning"
+    assert "showing simulated usage" in message.text and "<script>" not in message.text
+    assert "usage dataset not found" in caplog.text
+    assert [c["value"] for c in choices(ds)] == ["simulation", result["dataset_id"]]
+    stores = StoreCache(Config(data_dir=data_dir, cache_dir=cache_dir), ds)
+    summary = stores.get(result["dataset_id"]).usage_summary(
+        {"date_from": "2025-04", "date_to": "2025-06"}).iloc[0]
+    assert int(summary["sessions"]) == len(frame)
+    assert float(summary["kwh"]) == pytest.approx(frame["kwh"].sum(), rel=1e-9)
+    stores.forget(result["dataset_id"])
