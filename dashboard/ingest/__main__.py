@@ -88,6 +88,8 @@ def _print_human(result: dict) -> None:
     for u in result["unmatched"][:10]:
         where = f" at {u['lat']}, {u['lon']}" if u["lat"] is not None else ""
         print(f"  {u['status']}: {u['ref']}{where} ({u['sessions']} sessions)", file=out)
+    for note in result.get("notes", []):
+        print(f"Note: {note}", file=out)
     if result.get("period"):
         print(f"Period: {result['period'][0]} to {result['period'][1]}", file=out)
     if result.get("dataset_id"):

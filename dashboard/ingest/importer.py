@@ -161,6 +161,10 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
         bad = getattr(p, "bad_lines", [])
         if bad:
             frames.append(_unreadable_rows(p.frame["file"].iloc[0] if len(p.frame) else "", bad))
+    for record in store.datasets():
+        if record.get("sha256") == digests:
+            notes.append(f"the same file(s) were imported before as dataset "
+                         f"{record['dataset_id']} on {record['imported_at'][:10]}")
     if not frames:
         raise IngestError("No sessions were found in " + ", ".join(names)
                           + (" (only a registration table)." if registrations else "."))

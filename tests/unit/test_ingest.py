@@ -333,3 +333,11 @@ def test_a_usage_link_names_a_dataset_or_explains_why_it_shows_the_simulation(
     assert int(summary["sessions"]) == len(frame)
     assert float(summary["kwh"]) == pytest.approx(frame["kwh"].sum(), rel=1e-9)
     stores.forget(result["dataset_id"])
+
+
+def test_importing_the_same_file_again_says_so(frame, tmp_path, data_dir):
+    ds = DatasetStore(tmp_path / "store")
+    path = F.write_scotland_new(frame.head(20), tmp_path / "q.csv")
+    first = run_import([path], ds, data_dir, Options())
+    again = run_import([path], ds, data_dir, Options(dry_run=True))
+    assert any(first["dataset_id"] in n for n in again["notes"])
