@@ -67,22 +67,35 @@ def build_ndjson(n: int, path: Path) -> Path:
     return path
 
 
+# The child reports its own peak resident memory (VmHWM) as it exits. The rusage of a child
+# cannot be used: Linux carries the forking parent's peak (this script holds the generated
+# sessions) across exec into the child's ru_maxrss.
+PEAK = ("import atexit, runpy, sys\n"
+        "def peak():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            print('PEAK_KB', line.split()[1], file=sys.stderr)\n"
+        "atexit.register(peak)\n")
+
+
 def run(cmd: list[str], env: dict) -> tuple[float, float, int, str]:
     """Wall seconds, peak RSS (MB) and exit status of one child process, and its last line."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return (time.perf_counter() - t0, usage.ru_maxrss / 1024, proc.returncode,
-            out.strip().splitlines()[-1] if out.strip() else "")
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    peaks = [int(line.split()[1]) for line in proc.stderr.splitlines()
+             if line.startswith("PEAK_KB ")]
+    out = proc.stdout.strip()
+    return (wall, (peaks[-1] / 1024) if peaks else float("nan"), proc.returncode,
+            out.splitlines()[-1] if out else "")
 
 
 BASELINE = {
-    "csv": "import sys, pyarrow.csv as c; t = c.read_csv(sys.argv[1]); print(t.num_rows)",
-    "ndjson": "import sys, pyarrow.json as j; t = j.read_json(sys.argv[1]); print(t.num_rows)",
+    "csv": PEAK + "import pyarrow.csv as c; print(c.read_csv(sys.argv[1]).num_rows)",
+    "ndjson": PEAK + "import pyarrow.json as j; print(j.read_json(sys.argv[1]).num_rows)",
 }
+IMPORT = PEAK + ("sys.argv = ['dashboard.ingest', *sys.argv[1:]]\n"
+                 "runpy.run_module('dashboard.ingest', run_name='__main__')\n")
 
 
 def stats(values: list[float]) -> dict:
@@ -96,6 +109,7 @@ def main() -> None:
     p.add_argument("--sizes", default="1000000,5000000")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--reps-large", type=int, default=1, help="repetitions above 1,000,000")
+    p.add_argument("--formats", default="csv,ndjson")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
@@ -103,15 +117,14 @@ def main() -> None:
     try:
         for n in (int(s) for s in args.sizes.split(",")):
             files = {"csv": build_csv(n, work / f"sessions-{n}.csv")}
-            if n <= CHUNK:
+            if n <= CHUNK and "ndjson" in args.formats:
                 files["ndjson"] = build_ndjson(n, work / f"cdrs-{n}.ndjson")
             reps = args.reps if n <= CHUNK else args.reps_large
             for kind, path in files.items():
                 row = {"sessions": n, "format": kind, "file_mb": round(path.stat().st_size / 1e6)}
                 for label, cmd_for in (
                         ("baseline", lambda: [sys.executable, "-c", BASELINE[kind], str(path)]),
-                        ("import", lambda: [sys.executable, "-m", "dashboard.ingest", str(path),
-                                            "--json"])):
+                        ("import", lambda: [sys.executable, "-c", IMPORT, str(path), "--json"])):
                     times, rss, last = [], [], ""
                     for _ in range(reps):
                         store = work / "store"

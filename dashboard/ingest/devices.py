@@ -24,12 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
-from scipy.spatial import cKDTree
 
 MATCH_M = 30.0
 AMBIGUITY_M = 10.0
-_TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
 
 
 @dataclass
@@ -47,7 +44,9 @@ def _valid_position(lat: pd.Series, lon: pd.Series) -> pd.Series:
 
 
 def _bng(lon, lat) -> np.ndarray:
-    x, y = _TO_BNG.transform(np.asarray(lon, float), np.asarray(lat, float))
+    # Imported here: files that name their devices by id never need a projection.
+    from pyproj import Transformer
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True).transform(np.asarray(lon, float), np.asarray(lat, float))
     return np.column_stack([x, y])
 
 
@@ -108,6 +107,7 @@ def match(refs: pd.DataFrame, devices: pd.DataFrame, known: dict[str, str],
     todo = refs.index[~hit & has_pos]
     dev = devices[_valid_position(devices["lat"], devices["lon"])].reset_index(drop=True)
     if len(todo) and len(dev):
+        from scipy.spatial import cKDTree
         tree = cKDTree(_bng(dev["lon"], dev["lat"]))
         k = 2 if len(dev) > 1 else 1
         dist, idx = tree.query(_bng(refs.loc[todo, "lon"], refs.loc[todo, "lat"]), k=k)
