@@ -300,6 +300,9 @@ def ensure_index(sessions: Path, chargepoints: Path) -> Path:
     and times) changes (see ``_build_once``).
     """
     def build(con: duckdb.DuckDBPyConnection) -> None:
+        # Imported sessions are stored in UTC (TIMESTAMPTZ): their days and hours of the week
+        # are London's. The simulation's naive local times are unaffected.
+        con.execute("SET TimeZone = 'Europe/London'")
         files = [str(p) for p in _session_files(sessions)]
         con.execute(
             "CREATE TABLE devices AS SELECT (row_number() OVER (ORDER BY device_id) - 1)"
@@ -419,13 +422,15 @@ class Store:
 
     ``sessions`` overrides where the sessions come from (a folder of Parquet files or one file,
     in the session schema); by default they are the simulation cache of
-    ``usage.ensure_sessions(config)``. Call ``prepare()`` once before forking workers to make
+    ``usage.ensure_sessions(config)``. ``chargepoints`` overrides the device table (an imported
+    dataset that added devices carries its own copy of the table with them). Call ``prepare()`` once before forking workers to make
     sure the cache and its index exist; the database itself opens on first use.
     """
 
-    def __init__(self, config, sessions: Path | None = None):
+    def __init__(self, config, sessions: Path | None = None, chargepoints: Path | None = None):
         self.config = config
         self._sessions = Path(sessions) if sessions is not None else None
+        self._chargepoints = Path(chargepoints) if chargepoints is not None else None
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._coverage: dict | None = None
@@ -438,7 +443,7 @@ class Store:
         exist; returns the index (None without devices)."""
         data_dir = Path(self.config.data_dir)
         self._tables = ensure_tables(data_dir, Path(self.config.cache_dir))
-        chargepoints = schema.chargepoints_path(data_dir)
+        chargepoints = self.chargepoints_file()
         if not chargepoints.exists():
             log.warning("%s is missing: the store has no devices and no sessions", chargepoints)
             return None
@@ -450,6 +455,10 @@ class Store:
             return None
         self._sessions = sessions
         return ensure_index(sessions, chargepoints)
+
+    def chargepoints_file(self) -> Path:
+        """The device table this store reads."""
+        return self._chargepoints or schema.chargepoints_path(Path(self.config.data_dir))
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         con = self._con
@@ -490,7 +499,7 @@ class Store:
             self._coverage = {"start": None, "end": None, "simulated": False, "rows": 0,
                               "seed": None, "scale": None}
 
-        chargepoints = schema.chargepoints_path(data_dir)
+        chargepoints = self.chargepoints_file()
         columns = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in schema.CHARGEPOINT_COLUMNS)
         source = ("SELECT * FROM read_parquet($path)" if chargepoints.exists()
                   else f"SELECT {columns} WHERE false")
