@@ -187,3 +187,17 @@ def test_a_data_folder_that_cannot_serve_stops_start_up_with_one_line(tmp_path, 
 
 def test_every_required_data_file_is_in_the_committed_data():
     assert schema.missing_files(DEFAULT_DATA_DIR) == []
+
+
+def test_a_link_over_gunicorns_limit_gets_a_plain_english_page():
+    from gunicorn.http.errors import InvalidRequestLine, LimitRequestHeaders, LimitRequestLine
+
+    from dashboard.worker import too_large_response
+
+    response = too_large_response(LimitRequestLine(5019, 4094)).decode()
+    assert response.startswith("HTTP/1.1 414 URI Too Long\r\n")
+    head, page = response.split("\r\n\r\n", 1)
+    assert f"Content-Length: {len(page.encode())}" in head
+    assert "<h1>This link is too long</h1>" in page and 'href="/"' in page
+    assert too_large_response(LimitRequestHeaders("too many")).startswith(b"HTTP/1.1 431 ")
+    assert too_large_response(InvalidRequestLine("x")) is None
