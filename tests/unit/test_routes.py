@@ -201,3 +201,18 @@ def test_a_link_over_gunicorns_limit_gets_a_plain_english_page():
     assert "<h1>This link is too long</h1>" in page and 'href="/"' in page
     assert too_large_response(LimitRequestHeaders("too many")).startswith(b"HTTP/1.1 431 ")
     assert too_large_response(InvalidRequestLine("x")) is None
+
+
+def test_cache_files_deleted_while_serving_are_rebuilt_and_pages_still_answer(dash_app, client):
+    store = runtime.store()
+    files = store._cache_files()
+    assert client.get("/healthz").status_code == 200 and all(p.exists() for p in files)
+    for path in files:
+        path.unlink()
+    assert store.restore_cache() is True
+    store._restoring.join(timeout=120)
+    assert all(p.exists() for p in files)
+    assert store.restore_cache() is False
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    r = post(client, body(dash_app, "ev-heading.children", values={"ev-borough.value": "E09000022"}))
+    assert r.status_code == 200 and "Lambeth" in r.get_data(as_text=True)
