@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 import flask
 from dash._utils import stringify_id
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ def install(app, catalogue: Catalogue) -> None:
     def guarded(*args, **kwargs):
         try:
             body = flask.request.get_json(cache=True)
-        except HTTPException:
+        except (BadRequest, UnsupportedMediaType):  # a body over the size limit stays a 413
             return refuse("the body is not JSON")
         except RecursionError:
             return refuse("nested too deeply")

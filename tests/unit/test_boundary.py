@@ -239,3 +239,13 @@ def test_a_pathname_that_is_not_a_path_shows_the_not_found_view(dash_app, client
     r = post(client, payload)
     assert r.status_code == 200
     assert "Page not found" in r.get_data(as_text=True)
+
+
+def test_a_body_over_the_size_limit_is_still_413(client):
+    r = client.post(URL, data=b"x" * (6 * 1024 * 1024), content_type="application/json")
+    assert r.status_code == 413
+
+
+def test_a_body_sent_as_form_data_is_refused_as_not_json(client):
+    r = client.post(URL, data={"output": "x"})
+    assert r.status_code == 400 and r.get_json()["reason"] == "the body is not JSON"
