@@ -216,3 +216,17 @@ def test_cache_files_deleted_while_serving_are_rebuilt_and_pages_still_answer(da
     assert client.get("/healthz").get_json() == {"status": "ok"}
     r = post(client, body(dash_app, "ev-heading.children", values={"ev-borough.value": "E09000022"}))
     assert r.status_code == 200 and "Lambeth" in r.get_data(as_text=True)
+
+
+def test_a_cache_file_damaged_inside_is_rebuilt_when_the_store_reopens(dash_app, client, caplog):
+    store = runtime.store()
+    path = store._cache_files()[0]
+    size = path.stat().st_size
+    store.close()
+    with open(path, "r+b") as f:  # same size and header, nothing readable after it
+        f.seek(4096)
+        f.write(b"\xff" * (size - 4096))
+    with caplog.at_level(logging.WARNING):
+        assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert "rebuilding it" in caplog.text and "Traceback" not in caplog.text
+    assert _indicator_rows(path) > 0
