@@ -261,9 +261,9 @@ class Catalogue:
                         c.store_keys = {k: c.store_keys[k] | kinds[k]
                                         for k in c.store_keys.keys() & kinds.keys()}
 
-    def coerce(self, item: dict) -> None:
+    def coerce(self, item: dict) -> bool:
         """Replace ``item["value"]`` (one input or state of a body) by what its component can
-        send; raise ``Refused`` for store data of the wrong shape."""
+        send (True when that changed it); raise ``Refused`` for store data of the wrong shape."""
         key = stringify_id(item["id"])
         prop = item["property"]
         c = self.components.get(key)
@@ -272,8 +272,11 @@ class Catalogue:
             rule = SPECS.get((c.type, prop)) or SPECS.get(("*", prop))
         else:
             rule = SPECS.get(("*", prop)) or BY_PROPERTY.get(prop)
-        if rule is not None and "value" in item:
-            item["value"] = rule(item["value"], c)
+        if rule is None or "value" not in item:
+            return False
+        sent = item["value"]
+        item["value"] = rule(sent, c)
+        return item["value"] is not sent and item["value"] != sent
 
 
 # The body ----------------------------------------------------------------------------------------
@@ -323,7 +326,10 @@ def _prop(item: Any) -> dict:
     return item
 
 
-def _check_props(given: Any, declared: list, what: str, catalogue: Catalogue) -> None:
+def _check_props(given: Any, declared: list, what: str, catalogue: Catalogue) -> list[str]:
+    """Check inputs or state against the callback's; coerce their values. Returns the
+    ``id.property`` of each value coerced."""
+    coerced = []
     if not isinstance(given, list) or len(given) != len(declared):
         raise Refused(f"{what} do not match the callback")
     for item, spec in zip(given, declared):
@@ -334,12 +340,15 @@ def _check_props(given: Any, declared: list, what: str, catalogue: Catalogue) ->
             for one in items:
                 if _prop(one)["property"] != spec["property"]:
                     raise Refused(f"{what} do not match the callback")
-                catalogue.coerce(one)
+                if catalogue.coerce(one):
+                    coerced.append(f"{spec['id']}.{spec['property']}")
             continue
         _prop(item)
         if stringify_id(item["id"]) != spec["id"] or item["property"] != spec["property"]:
             raise Refused(f"{what} do not match the callback")
-        catalogue.coerce(item)
+        if catalogue.coerce(item):
+            coerced.append(f"{spec['id']}.{spec['property']}")
+    return coerced
 
 
 def check(body: Any, callback_map: dict, catalogue: Catalogue) -> None:
@@ -363,11 +372,14 @@ def check(body: Any, callback_map: dict, catalogue: Catalogue) -> None:
         for item in listed:
             for one in (item if isinstance(item, list) else [item]):
                 _prop(one)
-    _check_props(body.get("inputs"), cb.get("inputs", []), "inputs", catalogue)
-    _check_props(body.get("state", []), cb.get("state", []), "state", catalogue)
+    coerced = _check_props(body.get("inputs"), cb.get("inputs", []), "inputs", catalogue)
+    coerced += _check_props(body.get("state", []), cb.get("state", []), "state", catalogue)
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(p, str) for p in changed):
         raise Refused("changedPropIds is not a list of strings")
+    if coerced:  # the ids are the callback's own (matched above), never the client's text
+        log.warning("callback values of the wrong type read as none: %s",
+                    ", ".join(sorted(set(coerced))[:5]))
 
 
 def refuse(reason: str) -> flask.Response:

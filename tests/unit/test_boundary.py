@@ -110,11 +110,14 @@ def test_a_malformed_body_gets_a_400_with_a_short_reason_and_one_warning(dash_ap
     assert warnings[0].exc_info is None and "Traceback" not in caplog.text
 
 
-def test_the_same_callback_with_a_good_body_is_answered(dash_app, client):
-    r = post(client, body(dash_app, "ev-heading.children",
-                          values={"ev-borough.value": "E09000022"}))
+def test_the_same_callback_with_a_good_body_is_answered_without_a_warning(dash_app, client,
+                                                                          caplog):
+    with caplog.at_level(logging.WARNING):
+        r = post(client, body(dash_app, "ev-heading.children",
+                              values={"ev-borough.value": "E09000022"}))
     assert r.status_code == 200
     assert "Lambeth" in r.get_data(as_text=True)
+    assert not [rec for rec in caplog.records if rec.name == "dashboard.boundary"]
 
 
 @pytest.mark.parametrize("sent", [["E09000022"], {"code": "E09000022"}, True, 1e308])
@@ -125,9 +128,12 @@ def test_a_wrong_type_where_a_borough_is_expected_is_read_as_no_borough(dash_app
                               values={"ev-borough.value": value}))
         return r.status_code, r.get_json()
 
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.WARNING):
         assert answer(sent) == answer(None)
     assert "Traceback" not in caplog.text
+    coerced = [r for r in caplog.records if r.name == "dashboard.boundary"]
+    assert [r.getMessage() for r in coerced] == [
+        "callback values of the wrong type read as none: ev-borough.value"]
 
 
 def test_a_month_that_is_not_one_leaves_the_period_unchanged(dash_app, client, caplog):
