@@ -255,3 +255,28 @@ def test_a_body_over_the_size_limit_is_still_413(client):
 def test_a_body_sent_as_form_data_is_refused_as_not_json(client):
     r = client.post(URL, data={"output": "x"})
     assert r.status_code == 400 and r.get_json()["reason"] == "the body is not JSON"
+
+
+@pytest.mark.parametrize("hostile", [[["E09000001"]], {"points": [{"location": ["x"]}]}, 1e308,
+                                     "2025-13"])
+def test_every_callback_answers_values_of_the_wrong_type_without_an_error(dash_app, client,
+                                                                         caplog, hostile):
+    """Every server callback, every input and state given the same hostile value, triggered by
+    its first input: a 200, 204 or 400, never a 500."""
+    statuses = set()
+    with caplog.at_level(logging.ERROR):
+        for key, cb in list(dash_app.callback_map.items()):
+            if "callback" not in cb or key.startswith("boundary-test"):
+                continue
+            values = {f"{s['id']}.{s['property']}": hostile
+                      for s in [*cb["inputs"], *cb.get("state", [])]}
+            payload = body(dash_app, key, values=values)
+            for item in [*payload["inputs"], *payload["state"]]:
+                if isinstance(item["id"], dict) and any(isinstance(v, list)
+                                                        for v in item["id"].values()):
+                    item.clear()  # a pattern-matching input: no component matched
+            payload["inputs"] = [i or [] for i in payload["inputs"]]
+            payload["state"] = [i or [] for i in payload["state"]]
+            statuses.add(post(client, payload).status_code)
+    assert statuses <= {200, 204, 400}, statuses
+    assert "Traceback" not in caplog.text and not caplog.records
