@@ -263,7 +263,9 @@ class Catalogue:
 
     def coerce(self, item: dict) -> bool:
         """Replace ``item["value"]`` (one input or state of a body) by what its component can
-        send (True when that changed it); raise ``Refused`` for store data of the wrong shape."""
+        send (True when a value was replaced by None; trimming a click's extra fields or a
+        list's unusable items is not reported); raise ``Refused`` for store data of the wrong
+        shape."""
         key = stringify_id(item["id"])
         prop = item["property"]
         c = self.components.get(key)
@@ -276,7 +278,7 @@ class Catalogue:
             return False
         sent = item["value"]
         item["value"] = rule(sent, c)
-        return item["value"] is not sent and item["value"] != sent
+        return item["value"] is None and sent is not None
 
 
 # The body ----------------------------------------------------------------------------------------

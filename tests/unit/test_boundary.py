@@ -280,3 +280,13 @@ def test_every_callback_answers_values_of_the_wrong_type_without_an_error(dash_a
             statuses.add(post(client, payload).status_code)
     assert statuses <= {200, 204, 400}, statuses
     assert "Traceback" not in caplog.text and not caplog.records
+
+
+def test_a_real_map_click_is_passed_on_without_a_warning(dash_app, client, caplog):
+    click = {"points": [{"curveNumber": 0, "pointNumber": 3, "location": "E09000022", "z": 12,
+                         "bbox": {"x0": 1, "x1": 2, "y0": 3, "y1": 4}, "ct": [0.1, 51.5]}]}
+    with caplog.at_level(logging.WARNING):
+        r = post(client, body(dash_app, "ov-borough.value", values={"ov-map.clickData": click},
+                              changed="ov-map.clickData"))
+    assert r.status_code == 200 and "E09000022" in r.get_data(as_text=True)
+    assert not [rec for rec in caplog.records if rec.name == "dashboard.boundary"]
