@@ -154,6 +154,21 @@ def test_every_device_lies_in_its_borough(table, data_dir):
           f"(Thames edge), at most {distance.max():.0f} m")
 
 
+def test_every_device_lies_in_its_wards(table, data_dir):
+    """Each device is inside the wards it is assigned to, except a few where the boundary
+    vintages disagree by less than the 2022 file's 20 m generalisation (the borough comes from
+    the 2011 wards, so a device there sits just inside a 2022 ward of the next borough)."""
+    points = gpd.GeoSeries(gpd.points_from_xy(table["lon"], table["lat"]), crs=4326).to_crs(27700)
+    for column, layer in (("ward2022_code", "ward2022"), ("ward2011_code", "ward2011")):
+        wards = gpd.read_parquet(schema.layer_path(data_dir, layer)).to_crs(27700)
+        shapes = wards.set_index("code").geometry.reindex(table[column]).to_numpy()
+        distance = shapely.distance(points.to_numpy(), shapes)
+        print(f"\n{layer}: {(distance > 0).sum()} devices outside their ward, at most "
+              f"{distance.max():.1f} m")
+        assert (distance <= 20).all(), layer
+        assert (distance == 0).mean() >= 0.995, layer
+
+
 def test_no_second_source_duplicates(table):
     """No added (Open Charge Map / Lewisham) device repeats another device: none lies within
     2 m of another device (with the same normalised name or any other). Registry devices may
