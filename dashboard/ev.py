@@ -178,7 +178,8 @@ def _ranks(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 @lru_cache(maxsize=4)
 def all_devices(store) -> Devices:
     """The device table, read once per process (see ``Devices``)."""
-    frame = store.devices().reset_index(drop=True)
+    frame = store.devices(extra=tuple(c for _, c, _ in schema.DEVICE_FILTERS)).reset_index(
+        drop=True)
     for column in ("device_id", "name", "borough_code", "ward2022_code", "ward2011_code",
                    "speed_class", "operator", "source"):
         frame[column] = frame[column].astype(object)
@@ -203,8 +204,8 @@ def all_devices(store) -> Devices:
 
 
 def selected(devices: Devices, state: FilterState) -> np.ndarray:
-    """Which devices (a mask in device order) a state selects: place, speeds, operators; the
-    period does not matter."""
+    """Which devices (a mask in device order) a state selects: place, speeds, operators and the
+    device filters (status, street, location type, install year); the period does not matter."""
     a = devices.arrays
     keep = np.ones(len(devices), dtype=bool)
     if state.borough:
@@ -215,6 +216,9 @@ def selected(devices: Devices, state: FilterState) -> np.ndarray:
         keep &= np.isin(a["speed_class"], list(state.speeds))
     if state.operators:
         keep &= np.isin(a["operator"], list(state.operators))
+    for field, column, _ in schema.DEVICE_FILTERS:
+        if getattr(state, field):
+            keep &= np.isin(a[column], list(getattr(state, field)))
     return keep
 
 

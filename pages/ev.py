@@ -37,7 +37,11 @@ IDS = {k: f"{P}-{k}" for k in (
     "dft-vehicles", "heatmap", "by-speed", "by-operator", "table", "table-status",
     "table-summary", "table-state", "table-data", "prev", "next", "show", "device",
     "device-close", "device-section", "measure-hint", "download", "image-sink", "shapes",
-    "picked", "sort-pick", "points", "selection", "state", "coverage")}
+    "picked", "sort-pick", "points", "selection", "state", "coverage", "status", "street",
+    "type", "year")}
+# The device filter controls: FilterState field -> control id (see schema.DEVICE_FILTERS).
+CHOICE_IDS = {"statuses": "status", "streets": "street", "location_types": "type",
+              "years": "year"}
 QUERY = {"type": "query", "page": P}
 WARD_PICKERS = {"ward2022": IDS["ward"]}  # ward layer -> its picker (see ward_lists)
 SORT = "ev-sort"            # pattern-matching ids of the table's sort buttons ...
@@ -160,10 +164,28 @@ def _filter_bar(state: FilterState, known) -> html.Section:
     operator = ui.field("Operator", ui.dropdown(
         IDS["operator"], [{"label": o, "value": o} for o in known.operators],
         list(state.operators), placeholder="All operators", multi=True), IDS["operator"])
+    checks = [
+        html.Fieldset(className="field", children=[
+            html.Legend(filters.CHOICE_HEADINGS[field], className="field__label"),
+            html.Span("None ticked: all", className="hint"),
+            dcc.Checklist(id=IDS[CHOICE_IDS[field]], value=list(getattr(state, field)),
+                          className="checks", options=filters.choice_options(known, field),
+                          inline=True),
+        ])
+        for field in ("statuses", "streets")
+    ]
+    pickers = [
+        ui.field(filters.CHOICE_HEADINGS[field], ui.dropdown(
+            IDS[CHOICE_IDS[field]], filters.choice_options(known, field),
+            list(getattr(state, field)), placeholder=placeholder, multi=True),
+            IDS[CHOICE_IDS[field]])
+        for field, placeholder in (("location_types", "All location types"),
+                                   ("years", "Any year"))
+    ]
     return ui.filter_bar(P, boroughs=filters.borough_options(known),
                          wards=filters.ward_options(known, "ward2022", state.borough),
                          months=filters.month_options(known), state=ward_state,
-                         extra=[operator, speed])
+                         extra=[operator, speed, *checks, *pickers])
 
 
 def _legend() -> html.Div:
@@ -490,7 +512,7 @@ def layout(**query):
 # writes them to the ``state`` store, which makes the browser ask ``update_panels`` for
 # everything below the map (summary, headline figures, charts, device table). The map never
 # waits for the charts.
-FILTER_INPUTS = ("borough", "ward", "from", "to", "speed", "operator")
+FILTER_INPUTS = ("borough", "ward", "from", "to", "speed", "operator", *CHOICE_IDS.values())
 FILTER_VALUES = ("borough", "ward", "from", "to")  # the controls a change may correct
 MAP_OUTPUTS = {
     **{k: Output(IDS[k], "value") for k in FILTER_VALUES},
@@ -532,6 +554,10 @@ def _apply(state: FilterState, known, trigger: str, values: dict, click) -> Filt
     if trigger == IDS["operator"]:
         known_ops = set(known.operators)
         return state.replace(operators=[o for o in values["operator"] or () if o in known_ops])
+    for field, control in CHOICE_IDS.items():
+        if trigger == IDS[control]:
+            allowed = set(known.choices(field))
+            return state.replace(**{field: [v for v in values[control] or () if v in allowed]})
     if trigger == IDS["map"]:
         point = ((click or {}).get("points") or [{}])[0]
         code = point.get("location")

@@ -472,3 +472,36 @@ def test_panels_work_waits_while_a_map_request_runs_and_no_longer():
         start = time.perf_counter()
         stuck.wait()
         assert 0.05 < time.perf_counter() - start < 1.0
+
+
+
+@pytest.mark.parametrize("choice", [
+    {"statuses": ("out-of-service",)},
+    {"streets": ("off-street",), "years": ("2021", "2022")},
+    {"location_types": ("Public car park", "Retail car park")},
+])
+def test_device_filters_narrow_devices_cards_and_usage(store, known, london, choice, data_dir):
+    """Each device filter selects exactly the devices the table says, and the usage totals
+    (from the monthly arrays) are those devices' own, as SQL computes them."""
+    table = pd.read_parquet(schema.chargepoints_path(data_dir))
+    expect = pd.Series(True, index=table.index)
+    if "statuses" in choice:
+        expect &= table["status"].str.replace(" ", "-").isin(choice["statuses"])
+    if "streets" in choice:
+        street = table["on_street"].map({True: "on-street", False: "off-street"})
+        expect &= street.isin(choice["streets"])
+    if "years" in choice:
+        expect &= table["installed"].dt.year.astype("Int64").astype(str).isin(choice["years"])
+    if "location_types" in choice:
+        expect &= table["location_type"].isin(choice["location_types"])
+    state = london.replace(**choice)
+    view = ev.build_view(store, state, known)
+    assert 0 < view.size == int(expect.sum()) < len(table)
+    assert set(store.devices(**choice)["device_id"]) == set(table.loc[expect, "device_id"])
+    f = filters.usage_filter(state)
+    arrays = store.usage_summary(f)
+    assert int(arrays["devices"].iloc[0]) == int(expect.sum())
+    everyone = store.usage_summary(filters.usage_filter(london))
+    assert 0 < arrays["sessions"].iloc[0] < everyone["sessions"].iloc[0]
+    described = filters.describe(state, known)
+    assert all(f"{filters.CHOICE_HEADINGS[field]}: " in described for field in choice)
