@@ -4,8 +4,9 @@ Reads through the store only and returns plain data (frames, dataclasses, text) 
 and ``dashboard.figures.ev`` turn into components. Every ratio comes from ``dashboard.metrics``
 applied to summed totals; every number says where it comes from:
 
-- devices "on the map" come from the device table (DfT registry 2020 joined with Open Charge Map
-  2025, so central London is over-represented);
+- devices "on the map" come from the device table (the DfT registry to February 2022, with Open
+  Charge Map's central London 2025 and Lewisham's 2022 locations added, so newer devices appear
+  only in central London; see ``dashboard.coverage``);
 - public devices, plug-in vehicles and the rates built on them come from the DfT series;
 - sessions, energy and utilisation are SIMULATED.
 """
@@ -41,11 +42,12 @@ PAGE_SIZE = 15
 TOP_OPERATORS = 12
 DFT_YEAR, DFT_QUARTER, CENSUS = "2024", "2024Q2", "Census 2021"
 
-DEVICE_TABLE_SOURCE = ("device table: DfT National Chargepoint Registry (2020) with Open Charge "
-                       "Map (2025)")
+DEVICE_TABLE_SOURCE = ("device table: DfT National Chargepoint Registry (to February 2022) with "
+                       "Open Charge Map (central London, 2025) and LB Lewisham (2022)")
 SOURCES = (
-    "Charge devices: DfT National Chargepoint Registry (2020, OGL v3.0), enriched from Open "
-    "Charge Map (2025, CC BY-SA 4.0); central London is over-represented",
+    "Charge devices: DfT National Chargepoint Registry (to February 2022, OGL v3.0), with "
+    "locations added from Open Charge Map (central London, 2025) and LB Lewisham (2022) "
+    "(CC BY-SA 4.0); newer devices appear only in central London",
     "Public charge devices and licensed plug-in vehicles: DfT / OZEV statistics (OGL v3.0)",
     "Residents: ONS Census 2021 (OGL v3.0)",
     "Usage: SIMULATED from real Dundee and Perth charging sessions (OGL v3.0)",
@@ -176,7 +178,8 @@ def _ranks(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 @lru_cache(maxsize=4)
 def all_devices(store) -> Devices:
     """The device table, read once per process (see ``Devices``)."""
-    frame = store.devices().reset_index(drop=True)
+    frame = store.devices(extra=tuple(c for _, c, _ in schema.DEVICE_FILTERS)).reset_index(
+        drop=True)
     for column in ("device_id", "name", "borough_code", "ward2022_code", "ward2011_code",
                    "speed_class", "operator", "source"):
         frame[column] = frame[column].astype(object)
@@ -201,8 +204,8 @@ def all_devices(store) -> Devices:
 
 
 def selected(devices: Devices, state: FilterState) -> np.ndarray:
-    """Which devices (a mask in device order) a state selects: place, speeds, operators; the
-    period does not matter."""
+    """Which devices (a mask in device order) a state selects: place, speeds, operators and the
+    device filters (status, street, location type, install year); the period does not matter."""
     a = devices.arrays
     keep = np.ones(len(devices), dtype=bool)
     if state.borough:
@@ -213,6 +216,9 @@ def selected(devices: Devices, state: FilterState) -> np.ndarray:
         keep &= np.isin(a["speed_class"], list(state.speeds))
     if state.operators:
         keep &= np.isin(a["operator"], list(state.operators))
+    for field, column, _ in schema.DEVICE_FILTERS:
+        if getattr(state, field):
+            keep &= np.isin(a[column], list(getattr(state, field)))
     return keep
 
 

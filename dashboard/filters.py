@@ -49,6 +49,8 @@ def known_from_store(store) -> Known:
     return Known.from_layers(
         layers, months, operators=store.operators(),
         indicators=tuple(catalogue["indicator_id"]), measures=tuple(EV_MEASURES),
+        location_types=store.choice_values("location_type"),
+        years=store.choice_values("install_year"),
     )
 
 
@@ -65,7 +67,8 @@ def usage_filter(state: FilterState):
 
     return UsageFilter(borough=state.borough, ward=state.ward, ward_layer=state.ward_layer,
                        date_from=state.date_from, date_to=state.date_to, speeds=state.speeds,
-                       operators=state.operators)
+                       operators=state.operators,
+                       **{field: getattr(state, field) for field, _, _ in schema.DEVICE_FILTERS})
 
 
 def borough_options(known: Known) -> list[dict]:
@@ -108,4 +111,20 @@ def describe(state: FilterState, known: Known) -> str:
     parts.append("Speeds: " + (join_and([schema.SPEED_LABELS[s] for s in state.speeds])
                                if state.speeds else "all"))
     parts.append("Operators: " + (join_and(list(state.operators)) if state.operators else "all"))
+    words = {**schema.STATUS_CHOICES, **schema.STREET_CHOICES}
+    for field, heading in CHOICE_HEADINGS.items():
+        values = getattr(state, field)
+        if values:
+            parts.append(f"{heading}: " + join_and([words.get(v, v) for v in values]))
     return "; ".join(parts)
+
+
+# The device filters as the filter bar and export headers name them.
+CHOICE_HEADINGS = {"statuses": "Status", "streets": "On or off street",
+                   "location_types": "Location types", "years": "Installed in"}
+
+
+def choice_options(known: Known, field: str) -> list[dict]:
+    """Options of a device filter control: labels in words, values as links write them."""
+    words = {**schema.STATUS_CHOICES, **schema.STREET_CHOICES}
+    return [{"label": words.get(v, v), "value": v} for v in known.choices(field)]

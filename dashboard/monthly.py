@@ -29,7 +29,7 @@ SUMS = ("n", "kwh", "hours", "charging_hours")
 HEAT_KEYS = ("borough_code", "speed_class")
 # The chargepoint columns a filter selects on.
 TEXT_COLUMNS = ("device_id", "borough_code", "ward2022_code", "ward2011_code", "speed_class",
-                "operator")
+                "operator", "status_id", "street", "location_type", "install_year")
 HOUR = np.timedelta64(3600, "s")
 
 

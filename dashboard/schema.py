@@ -62,6 +62,19 @@ CHARGEPOINT_COLUMNS = (
 )
 
 
+# Device filters beyond place, speed and operator: (field of the filter states, text column the
+# store derives in its device table, URL parameter). Empty selections mean all devices.
+DEVICE_FILTERS = (
+    ("statuses", "status_id", "status"),
+    ("streets", "street", "street"),
+    ("location_types", "location_type", "type"),
+    ("years", "install_year", "year"),
+)
+STATUS_CHOICES = {"in-service": "In service", "out-of-service": "Out of service"}
+STREET_CHOICES = {"on-street": "On-street", "off-street": "Off-street"}
+NOT_PUBLISHED = "unknown"  # the derived columns' value where the source gives none
+
+
 def speed_class(max_kw: float | None) -> str:
     """DfT power bands from the maximum rated kW; ``unknown`` when no source gives a rating."""
     if max_kw is None or max_kw != max_kw or max_kw <= 0:  # None, NaN, 0 or negative

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from layers.registry import LAYER_SPECS
+
 CATALOGUE_FIELDS = ("title", "theme", "unit", "direction", "period_label", "geography",
                     "method", "source", "licence", "definition")
 CATALOGUE_HEADINGS = ("Indicator", "Theme", "Unit", "Higher is", "Period", "Areas", "Method",
@@ -25,6 +27,12 @@ METHOD_NOTES = (
     "shown on 2011 boundaries only; values are never moved between boundary vintages.",
     "Charge points are placed in a borough and a ward by their coordinates; a point on the "
     "Thames or a borough edge goes to the nearest area of its borough.",
+    "Boundary resolution: 2022 wards are drawn from the ONS boundaries generalised to 20 m "
+    "(BGC, December 2022), simplified together at "
+    f"{LAYER_SPECS['ward2022'].tolerance_m:g} m so that neighbours keep their shared edges; "
+    "2011 wards and boroughs from the GLA's full-resolution files, simplified at "
+    f"{LAYER_SPECS['ward2011'].tolerance_m:g} m and {LAYER_SPECS['borough'].tolerance_m:g} m. "
+    "Areas are measured before simplifying.",
 )
 
 

@@ -14,6 +14,10 @@ Query parameters (all optional; lists are comma-separated)::
     from, to  first and last month, YYYY-MM
     speed     charger speed classes, e.g. rapid,ultra; absent = all speeds
     operator  operator names; absent = all operators
+    status    in-service, out-of-service (the registry's status); absent = any status
+    street    on-street, off-street; absent = both (and devices whose place is not published)
+    type      the registry's location types ("Public car park", "Retail car park", ...)
+    year      install years (from the registry's date created), e.g. 2021,2022
     indicator indicator id
     measure   what the map colours areas by (ids the caller lists in Known.measures)
     compare   a second ward, in the same boundaries, to show beside the first
@@ -30,7 +34,9 @@ How ambiguous links are read (the kinder choice each time):
 * Months that cannot be read fall back to the default; reversed months are swapped; months outside
   the data are moved to its first or last month; a range wholly outside the data is replaced by the
   default period.
-* Unknown speeds and operators are left out of the selection; the rest still apply.
+* Unknown speeds, operators, statuses, street values, location types and years are left out of
+  the selection; the rest still apply. Choosing any of the last four leaves out devices whose
+  source does not say (Open Charge Map locations have no install year or location type).
 * A parameter given twice uses its first value (list parameters combine all their values).
 * Unknown parameters are ignored silently (links often carry tracking parameters).
 * A value over ``MAX_VALUE_CHARS`` is ignored; a query over ``MAX_QUERY_CHARS`` is ignored whole.
@@ -49,7 +55,8 @@ from functools import cached_property
 from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Sequence
 from urllib.parse import parse_qsl, quote
 
-from dashboard.schema import DEFAULT_WARD_LAYER, LONDON_CODE, LONDON_NAME, SPEED_CLASSES
+from dashboard.schema import (DEFAULT_WARD_LAYER, DEVICE_FILTERS, LONDON_CODE, LONDON_NAME,
+                              SPEED_CLASSES, STATUS_CHOICES, STREET_CHOICES)
 from dashboard.text import fmt_month, fmt_period, join_and
 
 __all__ = [
@@ -117,6 +124,10 @@ class FilterState:
     ward_layer: str = DEFAULT_WARD_LAYER
     speeds: tuple[str, ...] = ()
     operators: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    streets: tuple[str, ...] = ()
+    location_types: tuple[str, ...] = ()
+    years: tuple[str, ...] = ()
     indicator: str | None = None
     measure: str | None = None
     compare: str | None = None
@@ -130,6 +141,8 @@ class FilterState:
         object.__setattr__(
             self, "operators", tuple(sorted(_as_tuple(self.operators), key=_operator_order))
         )
+        for name, _, _ in DEVICE_FILTERS:
+            object.__setattr__(self, name, tuple(sorted(_as_tuple(getattr(self, name)))))
 
     def replace(self, **changes: Any) -> FilterState:
         """A copy with some fields changed (``dataclasses.replace``), normalised the same way."""
@@ -181,6 +194,10 @@ class Known:
     operators: Iterable[str] = ()
     indicators: Iterable[str] = ()
     measures: Iterable[str] = ()
+    # The values links may choose for the device filters: location types and install years as
+    # the device table holds them (statuses and on/off-street are fixed lists).
+    location_types: Iterable[str] = ()
+    years: Iterable[str] = ()
 
     def __post_init__(self) -> None:
         _check_month(self.months[0], "months[0]")
@@ -195,7 +212,7 @@ class Known:
             layer: {c.upper(): ward for c, ward in wards.items()}
             for layer, wards in self.wards.items()
         })
-        for name in ("operators", "indicators", "measures"):
+        for name in ("operators", "indicators", "measures", "location_types", "years"):
             names = tuple(v for v in getattr(self, name) if isinstance(v, str) and v.strip())
             object.__setattr__(self, name, names)
 
@@ -207,6 +224,8 @@ class Known:
         operators: Iterable[str] = (),
         indicators: Iterable[str] = (),
         measures: Iterable[str] = (),
+        location_types: Iterable[str] = (),
+        years: Iterable[str] = (),
     ) -> Known:
         """Build from layer tables keyed by layer name (``borough``, ``ward2022``, ``ward2011``).
 
@@ -231,7 +250,14 @@ class Known:
             operators=operators,
             indicators=indicators,
             measures=measures,
+            location_types=location_types,
+            years=years,
         )
+
+    def choices(self, field: str) -> tuple[str, ...]:
+        """The values a link may choose for a device filter field (``DEVICE_FILTERS``)."""
+        fixed = {"statuses": tuple(STATUS_CHOICES), "streets": tuple(STREET_CHOICES)}
+        return fixed.get(field) or tuple(getattr(self, field))
 
     def defaults(self) -> FilterState:
         """The state of a link without parameters: all of London over the whole data period."""
@@ -587,6 +613,23 @@ def _operators(values: list[str], known: Known, notes: _Notes) -> tuple[str, ...
     return tuple(chosen)
 
 
+_CHOICE_LABELS = {"statuses": ("status", "statuses"), "streets": ("street value", "street values"),
+                  "location_types": ("location type", "location types"),
+                  "years": ("install year", "install years")}
+
+
+def _choices(values: list[str], field: str, known: Known, notes: _Notes) -> tuple[str, ...]:
+    """The known values of a device filter among the comma-separated values (case ignored)."""
+    label, plural = _CHOICE_LABELS[field]
+    allowed = {v.casefold(): v for v in known.choices(field)}
+    pieces = [p.strip() for p in _drop_long(_items(values), label, notes)]
+    chosen = [allowed[p.casefold()] for p in pieces if p.casefold() in allowed]
+    unknown = [p for p in pieces if p and p.casefold() not in allowed]
+    if unknown:
+        _note_unknown(unknown, label, plural, chosen, notes)
+    return tuple(chosen)
+
+
 def _note_unknown(
     unknown: list[str], label: str, plural: str, chosen: list[str], notes: _Notes
 ) -> None:
@@ -627,7 +670,8 @@ _SINGLE_LABELS = {
 # (FilterState field, query parameter), in the order to_query writes them.
 _PARAMS = (
     ("borough", "borough"), ("ward", "ward"), ("ward_layer", "layer"), ("date_from", "from"),
-    ("date_to", "to"), ("speeds", "speed"), ("operators", "operator"), ("indicator", "indicator"),
+    ("date_to", "to"), ("speeds", "speed"), ("operators", "operator"),
+    *((field, param) for field, _, param in DEVICE_FILTERS), ("indicator", "indicator"),
     ("measure", "measure"), ("compare", "compare"),
 )
 
@@ -663,11 +707,15 @@ def parse(
     operators = defaults.operators
     if "operator" in grouped:
         operators = _operators(grouped["operator"], known, notes)
+    choices = {field: (_choices(grouped[param], field, known, notes) if param in grouped
+                       else getattr(defaults, field))
+               for field, _, param in DEVICE_FILTERS}
     state = FilterState(
         **place,
         **period,
         speeds=speeds,
         operators=operators,
+        **choices,
         indicator=_choice(
             single["indicator"], defaults.indicator, known.find_indicator, "indicator", notes
         ),

@@ -53,6 +53,7 @@ from typing import Any, Callable, Mapping
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from dashboard import schema, usage
 from dashboard.monthly import MonthlyUsage
@@ -106,9 +107,16 @@ def _speed_filter(f: "UsageFilter") -> tuple[str, ...]:
     return () if set(f.speeds) == set(schema.SPEED_CLASSES) else f.speeds
 
 
+def _device_choices(f: "UsageFilter") -> dict[str, tuple[str, ...]]:
+    """The filter's selections on ``schema.DEVICE_FILTERS`` columns (column -> values), the
+    empty ones left out."""
+    return {column: getattr(f, field) for field, column, _ in schema.DEVICE_FILTERS
+            if getattr(f, field)}
+
+
 def _every_device(f: "UsageFilter") -> bool:
     """True when the filter selects devices by nothing (all of London, every speed and operator)."""
-    return not (f.borough or f.ward or _speed_filter(f) or f.operators)
+    return not (f.borough or f.ward or _speed_filter(f) or f.operators or _device_choices(f))
 
 
 def _month_end(day: dt.date) -> dt.date:
@@ -181,6 +189,9 @@ class UsageFilter:
       a datetime. None means the start / end of the simulated period. Stored as ``date``.
     - ``speeds``: subset of ``schema.SPEED_CLASSES``; ``operators``: operator names as in
       ``chargepoints.operator``. Empty means all.
+    - ``statuses``, ``streets``, ``location_types``, ``years``: values of the derived columns of
+      ``schema.DEVICE_FILTERS`` ("in-service", "on-street", "Public car park", "2021"). Empty
+      means all.
 
     Invalid codes, layers, speeds or dates raise ``ValueError``. Build one from a mapping (for
     example a URL state) with ``UsageFilter.from_mapping``.
@@ -193,6 +204,10 @@ class UsageFilter:
     date_to: dt.date | str | None = None
     speeds: tuple[str, ...] = ()
     operators: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    streets: tuple[str, ...] = ()
+    location_types: tuple[str, ...] = ()
+    years: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.ward_layer not in WARD_COLUMNS:
@@ -214,6 +229,8 @@ class UsageFilter:
         set_(self, "date_to", date_to)
         set_(self, "speeds", tuple(sorted(set(speeds))))
         set_(self, "operators", tuple(sorted(set(_texts(self.operators)))))
+        for field, _, _ in schema.DEVICE_FILTERS:
+            set_(self, field, tuple(sorted(set(_texts(getattr(self, field))))))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "UsageFilter":
@@ -539,13 +556,24 @@ class Store:
 
         chargepoints = self.chargepoints_file()
         columns = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in schema.CHARGEPOINT_COLUMNS)
-        source = ("SELECT * FROM read_parquet($path)" if chargepoints.exists()
-                  else f"SELECT {columns} WHERE false")
+        present = (set(pq.read_schema(chargepoints).names) if chargepoints.exists()
+                   else set(schema.CHARGEPOINT_COLUMNS))
+        # Tables without the registry's status and location type still load (all "unknown").
+        missing = "".join(f', CAST(NULL AS VARCHAR) AS "{c}"' for c in ("status", "location_type")
+                          if c not in present)
+        source = (f"SELECT *{missing} FROM read_parquet($path)" if chargepoints.exists()
+                  else f"SELECT {columns}{missing} WHERE false")
+        unknown = _sql_text(schema.NOT_PUBLISHED)
         con.execute(f"""
             CREATE TABLE chargepoints AS
             SELECT c.* EXCLUDE (ts) REPLACE (TRY_CAST(c.max_kw AS DOUBLE) AS max_kw), k.k,
                    CASE WHEN ts = date_trunc('day', ts) THEN ts
-                        ELSE date_trunc('day', ts) + INTERVAL 1 DAY END AS avail_from
+                        ELSE date_trunc('day', ts) + INTERVAL 1 DAY END AS avail_from,
+                   replace(coalesce(c.status, {unknown}), ' ', '-') AS status_id,
+                   CASE WHEN TRY_CAST(c.on_street AS BOOLEAN) THEN 'on-street'
+                        WHEN NOT TRY_CAST(c.on_street AS BOOLEAN) THEN 'off-street'
+                        ELSE {unknown} END AS street,
+                   coalesce(CAST(year(ts) AS VARCHAR), {unknown}) AS install_year
             FROM (SELECT *, TRY_CAST(installed AS TIMESTAMP) AS ts FROM ({source})) AS c
             LEFT JOIN sim.devices AS k USING (device_id)
             ORDER BY c.device_id
@@ -673,7 +701,7 @@ class Store:
             equal["borough_code"] = f.borough
         if f.ward:
             equal[WARD_COLUMNS[f.ward_layer]] = f.ward
-        among = {"speed_class": _speed_filter(f), "operator": f.operators}
+        among = {"speed_class": _speed_filter(f), "operator": f.operators, **_device_choices(f)}
         return monthly, monthly.mask(equal, {k: v for k, v in among.items() if v}), period
 
     def _period(self, f: UsageFilter) -> tuple[dt.date, dt.date] | None:
@@ -701,6 +729,9 @@ class Store:
         if f.operators:
             clauses.append("list_contains($operators, operator)")
             params["operators"] = list(f.operators)
+        for i, (column, values) in enumerate(_device_choices(f).items()):
+            clauses.append(f'list_contains($choice{i}, "{column}")')
+            params[f"choice{i}"] = list(values)
         if device_id is not None:
             clauses.append("device_id = $device_id")
             params["device_id"] = str(device_id)
@@ -789,16 +820,26 @@ class Store:
 
     # Devices -------------------------------------------------------------------------------------
     def devices(self, borough: str | None = None, ward: str | None = None,
-                ward_layer: str = schema.DEFAULT_WARD_LAYER, speeds=None, operators=None
-                ) -> pd.DataFrame:
-        """Charge devices (``schema.CHARGEPOINT_COLUMNS``) in a place, of given speeds and
-        operators (None or empty: all), sorted by ``device_id``."""
+                ward_layer: str = schema.DEFAULT_WARD_LAYER, speeds=None, operators=None,
+                extra: tuple[str, ...] = (), **choices) -> pd.DataFrame:
+        """Charge devices (``schema.CHARGEPOINT_COLUMNS`` and the ``extra`` columns asked for,
+        e.g. the ``schema.DEVICE_FILTERS`` columns) in a place, of given speeds and operators and
+        ``choices`` (``statuses=...`` and the other ``UsageFilter`` device fields; None or empty:
+        all), sorted by ``device_id``."""
         f = UsageFilter(borough=borough, ward=ward, ward_layer=ward_layer, speeds=speeds or (),
-                        operators=operators or ())
+                        operators=operators or (), **{k: v or () for k, v in choices.items()})
         where, params = self._device_where(f)
-        cols = ", ".join(f'"{c}"' for c in schema.CHARGEPOINT_COLUMNS)
+        cols = ", ".join(f'"{c}"' for c in (*schema.CHARGEPOINT_COLUMNS, *extra))
         return self._df(f"SELECT {cols} FROM chargepoints WHERE {where} ORDER BY device_id",
                         params)
+
+    def choice_values(self, column: str) -> list[str]:
+        """The values a ``schema.DEVICE_FILTERS`` column holds, sorted, "unknown" left out."""
+        if column not in {c for _, c, _ in schema.DEVICE_FILTERS}:
+            raise ValueError(f"not a device filter column: {column!r}")
+        return self._df(f'SELECT DISTINCT "{column}" AS v FROM chargepoints WHERE "{column}" '
+                        f"IS NOT NULL AND \"{column}\" <> $u ORDER BY v",
+                        {"u": schema.NOT_PUBLISHED})["v"].tolist()
 
     def operators(self) -> list[str]:
         """Every operator name in the device table, sorted."""

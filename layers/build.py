@@ -27,7 +27,14 @@ WGS84 = "EPSG:4326"
 GRID = 1e-5  # 5 decimal places of a degree
 
 GLA_DIR = "boundaries/gla-statistical-gis-2011"
-WARD2022_FILE = "boundaries/ons-wards-2022-bsc/london_wards_dec2022_bsc.geojson"
+WARD2022_DIR = "boundaries/ons-wards-2022-bgc"
+WARD2022_FILE = f"{WARD2022_DIR}/london_wards_2022_bgc.geojson"
+# The BGC file names no borough: the names come from the same ONS vintage's BSC file (same codes).
+WARD2022_NAMES_FILE = "boundaries/ons-wards-2022-bsc/london_wards_dec2022_bsc.geojson"
+# Polygon parts smaller than this are fragments of the file's conversion (one of about 1 m2 in
+# Farringdon Without overlaps Castle Baynard), not land.
+MIN_PART_M2 = 2.0
+SNAP_M = 0.01  # moves a vertex onto a neighbour's edge it already touches, to the centimetre
 
 
 def _gla_wards_2011(raw_dir: Path) -> gpd.GeoDataFrame:
@@ -65,20 +72,53 @@ def _borough(raw_dir: Path) -> gpd.GeoDataFrame:
     )
 
 
+def _without_fragments(geom):
+    """``geom`` without polygon parts smaller than ``MIN_PART_M2`` (British National Grid)."""
+    parts = [p for p in getattr(geom, "geoms", [geom]) if p.area >= MIN_PART_M2]
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
 def _ward2022(raw_dir: Path) -> gpd.GeoDataFrame:
     gdf = gpd.read_file(Path(raw_dir) / WARD2022_FILE)
     gdf = gdf[gdf["LAD22CD"].astype(str).str.startswith("E09")]
+    names = gpd.read_file(Path(raw_dir) / WARD2022_NAMES_FILE, ignore_geometry=True)
+    borough_names = names.drop_duplicates("LAD22CD").set_index("LAD22CD")["LAD22NM"].str.strip()
+    borough = gdf["LAD22CD"].astype(str).str.strip()
     out = gpd.GeoDataFrame(
         {
             "code": gdf["WD22CD"].astype(str).str.strip(),
             "name": gdf["WD22NM"].astype(str).str.strip(),
-            "borough_code": gdf["LAD22CD"].astype(str).str.strip(),
-            "borough_name": gdf["LAD22NM"].astype(str).str.strip(),
+            "borough_code": borough,
+            "borough_name": borough.map(borough_names),
         },
         geometry=gdf.geometry.values,
         crs=gdf.crs,
-    )
-    return out.to_crs(BNG)
+    ).to_crs(BNG)
+    out = out.sort_values("code").reset_index(drop=True)
+    out["geometry"] = repair_coverage([_without_fragments(g) for g in out.geometry])
+    return out
+
+
+def repair_coverage(geoms: list) -> list:
+    """Polygons (metres) made into a coverage, so that simplifying them together opens no gap.
+
+    Where two overlap, the later one loses the overlap (a sliver of about 1 m2 in the City);
+    the wards it touched are then snapped to their neighbours so that shared edges have the same
+    vertices on both sides.
+    """
+    geoms = list(geoms)
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="overlaps")
+    touched = set()
+    for i, j in sorted(zip(left.tolist(), right.tolist())):
+        if i < j and geoms[i].intersection(geoms[j]).area > 0:
+            geoms[j] = _without_fragments(shapely.make_valid(geoms[j].difference(geoms[i])))
+            touched |= {i, j}
+    for i in sorted(touched):
+        parts = [p for j in tree.query(geoms[i]) if j != i
+                 for p in getattr(geoms[j], "geoms", [geoms[j]])]
+        geoms[i] = shapely.make_valid(shapely.snap(geoms[i], shapely.MultiPolygon(parts), SNAP_M))
+    return geoms
 
 
 LOADERS = {"borough": _borough, "ward2022": _ward2022, "ward2011": _ward2011}
@@ -210,6 +250,25 @@ def dataset_rows() -> list[dict]:
                              "rounded to 5 decimal places."),
         },
         {
+            "dataset_id": "ons-wards-2022-bgc",
+            "title": "Wards (December 2022) Boundaries UK BGC",
+            "publisher": "Office for National Statistics (Open Geography Portal)",
+            "licence": "OGL v3.0",
+            "attribution": ons,
+            "period": "December 2022",
+            "geography": "704 London wards (679 borough wards, 25 City of London wards)",
+            "official_url": "https://geoportal.statistics.gov.uk/search?q=BDY_WD%20DEC_2022",
+            "raw_folder": WARD2022_DIR,
+            "used_for": "2022 ward layer (the default: current councillors sit in these wards), "
+                        "and the ward each charge device is assigned to",
+            "method_notes": (
+                "Generalised to 20 m by ONS and clipped to the coastline (BGC), London subset, as "
+                "converted to GeoJSON (zero-area ring parts dropped, a few rings repaired); "
+                f"fragments under {MIN_PART_M2:g} m2 dropped; simplified as a coverage at "
+                f"{LAYER_SPECS['ward2022'].tolerance_m:g} m so neighbours keep shared edges; "
+                "rounded to 5 decimal places. Areas measured before simplifying."),
+        },
+        {
             "dataset_id": "ons-wards-2022-bsc",
             "title": "Wards (December 2022) Boundaries UK BSC",
             "publisher": "Office for National Statistics (Open Geography Portal)",
@@ -219,8 +278,8 @@ def dataset_rows() -> list[dict]:
             "geography": "704 London wards (679 borough wards, 25 City of London wards)",
             "official_url": "https://geoportal.statistics.gov.uk/search?q=BDY_WD%20DEC_2022",
             "raw_folder": "boundaries/ons-wards-2022-bsc",
-            "used_for": "2022 ward layer (the default: current councillors sit in these wards)",
-            "method_notes": ("Super-generalised (200 m) by ONS: fine London-wide, coarse when "
-                             "zoomed in. London subset; rounded to 5 decimal places."),
+            "used_for": "Borough names of the 2022 ward layer (the BGC file carries codes only)",
+            "method_notes": ("Attributes only (its 200 m shapes are not drawn); same ward and "
+                             "borough codes as the BGC file."),
         },
     ]

@@ -1,7 +1,7 @@
 """Which wards of one boundary vintage overlap a ward of the other, and by how much.
 
 Computed from the processed layers (``data/layers/ward2022.parquet`` and ``ward2011.parquet``) in
-British National Grid, so areas are in square metres. The 2022 layer is generalised (about 200 m)
+British National Grid, so areas are in square metres. The 2022 layer is generalised (20 m)
 while the 2011 layer is not, so edges never coincide exactly: overlaps smaller than
 ``MIN_SHARE`` of both wards are slivers of generalisation and are dropped.
 

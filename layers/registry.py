@@ -31,12 +31,13 @@ LAYER_SPECS: dict[str, LayerSpec] = {
         name="ward2022",
         title="Wards (December 2022)",
         vintage="December 2022",
-        dataset_id="ons-wards-2022-bsc",
-        tolerance_m=0.0,
+        dataset_id="ons-wards-2022-bgc",
+        tolerance_m=10.0,
         description=(
             "The 704 electoral wards in force since the May 2022 London elections (679 borough "
-            "wards and the 25 wards of the City of London), from the ONS super-generalised "
-            "(200 m) boundaries. Statistics for the City are reported for the City as a whole."
+            "wards and the 25 wards of the City of London), from the ONS boundaries generalised "
+            "to 20 m (BGC), simplified together at 10 m. Statistics for the City are reported "
+            "for the City as a whole."
         ),
     ),
     "ward2011": LayerSpec(

@@ -5,8 +5,9 @@ Rule, chosen so that a device's ward always lies in its borough:
    Thames foreshore, a bridge, or just across a generalised edge) takes the nearest borough within
    ``NEAREST_M`` metres; beyond that it is outside London and gets no codes;
 2. each ward is the ward *of that borough* containing the point, or else the nearest ward of that
-   borough. The 2022 layer is generalised to about 200 m, so near a borough edge the nearest rule
-   decides; the 2011 layer nests exactly in the borough layer.
+   borough. The 2022 layer is generalised to 20 m and the borough layer comes from the 2011
+   wards, so within a few metres of a borough edge the nearest rule decides; the 2011 layer nests
+   exactly in the borough layer.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from dash import (ALL, ClientsideFunction, Input, Output, Patch, State, callback
 from dash.exceptions import PreventUpdate
 
 from dashboard import components as ui
-from dashboard import ev, filters, runtime, schema, ward_lists
+from dashboard import coverage, ev, filters, runtime, schema, ward_lists
 from dashboard import export as exports
 from dashboard.figures import ev as figs
 from dashboard.figures import graph_config
@@ -38,7 +38,11 @@ IDS = {k: f"{P}-{k}" for k in (
     "dft-vehicles", "heatmap", "by-speed", "by-operator", "table", "table-status",
     "table-summary", "table-state", "table-data", "prev", "next", "show", "device",
     "device-close", "device-section", "measure-hint", "download", "image-sink", "shapes",
-    "picked", "sort-pick", "points", "selection", "state")}
+    "picked", "sort-pick", "points", "selection", "state", "coverage", "status", "street",
+    "type", "year")}
+# The device filter controls: FilterState field -> control id (see schema.DEVICE_FILTERS).
+CHOICE_IDS = {"statuses": "status", "streets": "street", "location_types": "type",
+              "years": "year"}
 QUERY = {"type": "query", "page": P}
 WARD_PICKERS = {"ward2022": IDS["ward"]}  # ward layer -> its picker (see ward_lists)
 SORT = "ev-sort"            # pattern-matching ids of the table's sort buttons ...
@@ -161,10 +165,28 @@ def _filter_bar(state: FilterState, known) -> html.Section:
     operator = ui.field("Operator", ui.dropdown(
         IDS["operator"], [{"label": o, "value": o} for o in known.operators],
         list(state.operators), placeholder="All operators", multi=True), IDS["operator"])
+    checks = [
+        html.Fieldset(className="field", children=[
+            html.Legend(filters.CHOICE_HEADINGS[field], className="field__label"),
+            html.Span("None ticked: all", className="hint"),
+            dcc.Checklist(id=IDS[CHOICE_IDS[field]], value=list(getattr(state, field)),
+                          className="checks", options=filters.choice_options(known, field),
+                          inline=True),
+        ])
+        for field in ("statuses", "streets")
+    ]
+    pickers = [
+        ui.field(filters.CHOICE_HEADINGS[field], ui.dropdown(
+            IDS[CHOICE_IDS[field]], filters.choice_options(known, field),
+            list(getattr(state, field)), placeholder=placeholder, multi=True),
+            IDS[CHOICE_IDS[field]])
+        for field, placeholder in (("location_types", "All location types"),
+                                   ("years", "Any year"))
+    ]
     return ui.filter_bar(P, boroughs=filters.borough_options(known),
                          wards=filters.ward_options(known, "ward2022", state.borough),
                          months=filters.month_options(known), state=ward_state,
-                         extra=[operator, speed])
+                         extra=[operator, speed, *checks, *pickers])
 
 
 def _legend() -> html.Div:
@@ -395,8 +417,8 @@ def layout(**query):
                 html.P(ev.measure_hint(measure), id=IDS["measure-hint"], className="hint"),
                 _legend(),
                 html.P("Click a ward to select it; click a device for its details. Device "
-                       "positions are from the device table (DfT registry 2020 and Open Charge "
-                       "Map 2025).", className="hint"),
+                       "positions are from the device table (DfT registry to February 2022, "
+                       "Open Charge Map central London 2025, Lewisham 2022).", className="hint"),
             ]),
         ]),
         html.Section(id=IDS["device-section"], className="device-section", tabIndex="-1",
@@ -409,6 +431,7 @@ def layout(**query):
         html.H2("Headline figures"),
         html.H3("Charge devices and plug-in vehicles"),
         _kpis(kpis["supply"], IDS["supply"], "kpis--three"),
+        html.P(panels["coverage"], id=IDS["coverage"], className="hint"),
         html.H3("Use of the devices"),
         _kpis(kpis["usage"], IDS["usage"]),
         html.H3("Utilisation: two ways to measure it"),
@@ -478,8 +501,9 @@ def layout(**query):
               for button, (_, _, label) in EXPORTS.items()],
             dcc.Download(id=IDS["download"]),
         ]),
-        ui.source_note("Sources: charge devices from the DfT National Chargepoint Registry (2020) "
-                       "and Open Charge Map (2025); public device counts (2012-2024) and plug-in "
+        ui.source_note("Sources: charge devices from the DfT National Chargepoint Registry (to "
+                       "February 2022), Open Charge Map (central London, 2025) and LB Lewisham "
+                       "(2022); public device counts (2012-2024) and plug-in "
                        "vehicles (2011-2024) from DfT / OZEV; residents from the ONS Census 2021. "
                        "Usage is simulated from real Dundee and Perth charging sessions."),
     ])
@@ -491,7 +515,7 @@ def layout(**query):
 # writes them to the ``state`` store, which makes the browser ask ``update_panels`` for
 # everything below the map (summary, headline figures, charts, device table). The map never
 # waits for the charts.
-FILTER_INPUTS = ("borough", "ward", "from", "to", "speed", "operator")
+FILTER_INPUTS = ("borough", "ward", "from", "to", "speed", "operator", *CHOICE_IDS.values())
 FILTER_VALUES = ("borough", "ward", "from", "to")  # the controls a change may correct
 MAP_OUTPUTS = {
     **{k: Output(IDS[k], "value") for k in FILTER_VALUES},
@@ -505,6 +529,7 @@ MAP_OUTPUTS = {
 }
 PANEL_OUTPUTS = {
     "summary": Output(IDS["summary"], "children"),
+    "coverage": Output(IDS["coverage"], "children"),
     **{k: Output(IDS[k], "children") for k in KPI_LISTS},
     **{k: Output(IDS[k], "figure") for k in CHARTS},
     "shapes": Output(IDS["shapes"], "data"),
@@ -533,6 +558,10 @@ def _apply(state: FilterState, known, trigger: str, values: dict, click) -> Filt
     if trigger == IDS["operator"]:
         known_ops = set(known.operators)
         return state.replace(operators=[o for o in values["operator"] or () if o in known_ops])
+    for field, control in CHOICE_IDS.items():
+        if trigger == IDS[control]:
+            allowed = set(known.choices(field))
+            return state.replace(**{field: [v for v in values[control] or () if v in allowed]})
     if trigger == IDS["map"]:
         point = ((click or {}).get("points") or [{}])[0]
         code = point.get("location")
@@ -607,6 +636,7 @@ def _panels(store, known, tables, state, freq, breakdown, table) -> dict:
     ev.MAPS_FIRST.wait()
     return {"figures": figures,
             "summary": _summary(view, known), "kpis": _kpi_items(view, store, known, tables),
+            "coverage": coverage.for_state(store, state, known, tables.layers),
             "table-summary": ev.table_summary(view), "table-data": table_rows,
             "table-state": table_state}
 
@@ -661,7 +691,7 @@ def update_panels(key, freq, breakdown, query, shapes, table):
                                      lambda: _dft_figures(store, state, known, tables)))
             shapes = {**(shapes or {}), DFT_PLACE: place}
         out.update({
-            "summary": panels["summary"],
+            "summary": panels["summary"], "coverage": panels["coverage"],
             **{k: _kpi_patch(panels["kpis"][k]) for k in KPI_LISTS},
             "table-summary": panels["table-summary"],
             "table-data": panels["table-data"], "table-state": panels["table-state"],
@@ -781,6 +811,7 @@ def download(*args):
     base = (runtime.config().base_url or flask.request.host_url).rstrip("/")
     link = f"{base}/ev" + (f"?{query}" if query else "")
     now = datetime.now().replace(microsecond=0)
+    notes = (*notes, coverage.for_state(store, state, known, tables.layers))
     meta = ev.export_meta(view, known, title, link, now, notes)
     body = (exports.to_csv_bytes(frame, meta) if fmt == "csv"
             else exports.to_xlsx_bytes(frame, meta))

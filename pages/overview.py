@@ -5,7 +5,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import components as ui
-from dashboard import filters, overview, runtime, ward_lists
+from dashboard import coverage, filters, overview, runtime, ward_lists
 from dashboard.figures import (LONDON_CENTRE, LONDON_ZOOM, choropleth_map, graph_config,
                                patch_choropleth)
 from dashboard.state import narrow, parse, to_query
@@ -14,7 +14,7 @@ dash.register_page(__name__, path="/", title="Overview - Borough Dashboards", or
 
 P = "ov"
 IDS = {k: f"{P}-{k}" for k in ("borough", "ward", "measure", "map", "kpis", "heading",
-                                "messages", "rapid", "ward-lists")}
+                                "messages", "rapid", "ward-lists", "coverage")}
 QUERY = {"type": "query", "page": P}
 WARD_PICKERS = {"ward2022": IDS["ward"]}  # ward layer -> its picker (see ward_lists)
 
@@ -71,6 +71,8 @@ def layout(**query):
         ]),
         html.H2("Headline figures"),
         ui.kpi_list(_cards(store, state, known, tables), list_id=IDS["kpis"]),
+        html.P(coverage.for_state(store, state, known, tables.layers), id=IDS["coverage"],
+               className="hint"),
         html.H2("Map"),
         html.Div(className="grid-2", children=[
             html.Div([
@@ -98,7 +100,8 @@ def layout(**query):
         ]),
         ui.source_note("Sources: ONS Census 2021; DfT/OZEV charge devices and DfT vehicle "
                        "licensing statistics via LSOA (best fit to 2022 wards); charge points "
-                       "from the DfT National Chargepoint Registry and Open Charge Map."),
+                       "from the DfT National Chargepoint Registry (to February 2022), Open "
+                       "Charge Map (central London, 2025) and LB Lewisham (2022)."),
     ])
 
 
@@ -109,6 +112,7 @@ ward_lists.follow_borough(IDS["ward-lists"], IDS["borough"], WARD_PICKERS)
     Output(IDS["borough"], "value"),
     Output(IDS["ward"], "value"),
     Output(IDS["kpis"], "children"),
+    Output(IDS["coverage"], "children"),
     Output(IDS["map"], "figure"),
     Output(IDS["heading"], "children"),
     Output(QUERY, "data"),
@@ -131,7 +135,7 @@ def update(borough, ward, measure, click, query):
     elif trigger == IDS["map"]:
         code = ((click or {}).get("points") or [{}])[0].get("location")
         if not code:
-            return (no_update,) * 6
+            return (no_update,) * 7
         if state.borough is None:
             state = narrow(state, known, borough=code)
         else:
@@ -147,6 +151,7 @@ def update(borough, ward, measure, click, query):
         zoom=view.zoom or LONDON_ZOOM, uirevision=state.borough or "london",
     )
     ward_value = state.ward if state.ward_layer == "ward2022" else None
-    return (state.borough, ward_value, _cards(store, state, known, tables), patch,
+    return (state.borough, ward_value, _cards(store, state, known, tables),
+            coverage.for_state(store, state, known, tables.layers), patch,
             _heading(state, known), to_query(state, defaults))
 

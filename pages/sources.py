@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import profile, runtime, sources
+from dashboard import coverage, filters, profile, runtime, sources
 
 dash.register_page(__name__, path="/sources", title="Data and sources - Borough Dashboards",
                    order=4)
@@ -41,6 +41,12 @@ def _table(rows) -> html.Table:
                       className="data")
 
 
+def _coverage() -> str:
+    known = runtime.known()
+    return coverage.for_state(runtime.store(), filters.default_state(known), known,
+                              runtime.tables().layers)
+
+
 def layout(**_query):
     datasets = sources.datasets(runtime.store())
     catalogue = sources.catalogue_rows(runtime.tables().catalogue)
@@ -58,6 +64,12 @@ def layout(**_query):
                    "Kinross Council, matched to each London device by charger power, and is "
                    "labelled 'Simulated usage' wherever it appears."),
         ]),
+        html.H2("What the charge-device map covers"),
+        html.P(_coverage(), id=f"{P}-coverage"),
+        html.P("The DfT statistics count every public device registered by 2024 and are the "
+               "measure of supply over time; the map shows the devices whose place, power and "
+               "operator are published, newer ones only where Open Charge Map or Lewisham list "
+               "them."),
         html.H2("How areas are matched"),
         html.Ul([html.Li(t) for t in sources.METHOD_NOTES]),
         html.H2("Similar wards", id="similar-wards"),

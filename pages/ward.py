@@ -451,7 +451,8 @@ def _ev_section(prof: profile.Profile) -> html.Section:
         cards.append(ui.kpi("Public charge devices (DfT count)", fmt_number(ev.dft_devices),
                              f"DfT/OZEV, {ev.dft_devices_period}"))
     cards.append(ui.kpi("Charge devices on our map", fmt_number(ev.devices_total),
-                        "DfT registry (2020) and Open Charge Map (2025): not a complete count"))
+                        "DfT registry to February 2022, Open Charge Map central London 2025, "
+                        "Lewisham 2022: not a complete count"))
     usage_cards = [
         ui.kpi("Charging sessions", fmt_number(usage["sessions"]), period, simulated=True),
         ui.kpi("Energy delivered", fmt_rate(usage["kwh"], "kWh", 0), period, simulated=True),

@@ -1,46 +1,46 @@
-"""Build the London charge-device table (``data/chargepoints.parquet``) from five open sources.
+"""Build the London charge-device table (``data/chargepoints.parquet``) from six open sources.
 
-Sources, oldest first, with the tag each leaves in the ``source`` column:
+Sources, with the tag each leaves in the ``source`` column (a device lists every source that
+describes it, the base first):
 
-- ``ncr2017``: DfT National Chargepoint Registry, November 2017, full schema (connectors and their
-  rated kW, controller, date created, on-street flag);
-- ``ncrcreated``: an NCR extract of London devices created October 2017 to December 2020 (date
-  created and location type);
-- ``ncr2020``: the NCR of November 2020, six columns: the base list of devices;
+- ``ncr2022``: DfT National Chargepoint Registry, February 2022, London, full schema: the base
+  list of devices, each with its connectors' rated kW, controller, owner, status, on-street flag,
+  location type and date created;
+- ``ncr2020``: the NCR of November 2020 (six columns), ``ncrcreated``: an NCR extract of London
+  devices created October 2017 to December 2020, ``ncr2017``: the NCR of November 2017: older
+  snapshots of the same registry;
 - ``lewisham2022``: LB Lewisham's charging locations (Open Charge Map-derived: CC BY-SA);
 - ``ocm2025``: Open Charge Map, central London, November 2025 (CC BY-SA 4.0).
 
 Method:
 
-1. The three NCR files are joined on ``chargeDeviceID`` (else on ``reference``); rows with
-   latitude and longitude swapped are swapped back. Devices only the extract lists were created
-   after the 2020 snapshot and are kept. A 2017 record whose id is not in the 2020 registry but
-   which ``names_compatible`` places at a 2020 device is the same charge point registered again
-   (Source London's 2014 ``SRC_LDN`` records reappear as ``SL2xxxx``): it is dropped, and none of
-   its fields are carried over because the new registration may be new hardware. Other 2017-only
-   devices are kept (they existed) with the status "not in 2020 registry".
-2. Distinct registry ids in one snapshot are distinct devices even at the same spot with the same
-   name (a car park lists each post), so the registry is never de-duplicated against itself.
+1. The 2022 registry is the base. Its devices are joined to the older snapshots on
+   ``chargeDeviceID`` (else on a ``reference`` unique in 2022), which only adds the older tags
+   to ``source``: the 2022 record is the newer description of every field. A device of an older
+   snapshot whose id and reference are absent in 2022 was most likely removed (or registered
+   again under a new id, as Source London's 2014 ``SRC_LDN`` records were): it is left out, and
+   counted in the build summary.
+2. Distinct registry ids are distinct devices even at the same spot with the same name (a car
+   park lists each post), so the registry is never de-duplicated against itself.
 3. Open Charge Map and Lewisham locations carry no NCR id and are matched by place and name (see
    ``names_compatible``: within 2 m always, within 25 m with agreeing names, within 50 m with the
-   same name). A location can stand for several devices; its power is given to a device only
-   when the location matches that one device or all its connectors have the same rating, its
-   connector count only when it matches one device. Where two sources give a value the newest
-   wins (OCM 2025 over Lewisham 2022 over NCR 2017); ``licence_note`` names every field taken from
-   a CC BY-SA source. Locations at no device's place that are public and not closed or planned
-   are added as devices (``ocm-<Place_ID>``, ``lewisham-<name>``): one row per location, after
-   dropping repeated entries (``same_entry``).
+   same name). A matched location only fills fields the registry leaves empty (a name where the
+   registry's is a bare id): the registry describes each device, a location stands for several.
+   ``licence_note`` names every field taken from a CC BY-SA source. Locations at no device's
+   place that are public and not closed or planned are added as devices (``ocm-<Place_ID>``,
+   ``lewisham-<name>``): one row per location, after dropping repeated entries (``same_entry``),
+   with the location's highest rating as the device's.
 4. Every device takes exactly one borough and one ward of each vintage from
    ``layers.spatial.assign_points``; devices outside London are dropped.
 
-Power is never guessed: the 2020 registry publishes none, so a device that no other source
-describes has ``max_kw`` NaN and ``speed_class`` "unknown".
+Power comes from the highest connector rating; a device no source rates has ``max_kw`` NaN and
+``speed_class`` "unknown".
 
-Columns beyond ``schema.CHARGEPOINT_COLUMNS``: ``status`` (the newest known status) and
-``licence_note``.
+Columns beyond ``schema.CHARGEPOINT_COLUMNS``: see ``EXTRA_COLUMNS``.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -57,6 +57,7 @@ from layers.spatial import NEAREST_M, assign_points
 
 BNG = "EPSG:27700"
 WGS84 = "EPSG:4326"
+NCR2022_DIR = "ev/ncr-london-2022-02"
 NCR2020_FILE = "ev/dft-ncr-2020-11/national-charge-point-registry.csv"
 NCR2017_FILE = "ev/dft-ncr-2017-11/national-charge-point-registry.csv"
 CREATED_FILE = "ev/dft-ncr-london-2017-2020-created/london_ncr_devices.csv"
@@ -71,18 +72,26 @@ GB_LAT, GB_LON = (49.0, 61.0), (-9.0, 3.0)
 LONDON_BOX = (-0.56, 51.26, 0.36, 51.72)
 CODE_COLUMNS = ("borough_code", "ward2022_code", "ward2011_code")
 PLACE_COLUMNS = ("reference", "lon", "lat", *CODE_COLUMNS)
-EXTRA_COLUMNS = ("status", "licence_note")
+# status: "in service", "out of service" (registry), or Open Charge Map's for added locations;
+# owner: the registry's device owner; location_type: the registry's category ("On-street",
+# "Public car park", ...), "Not published" for added locations.
+EXTRA_COLUMNS = ("status", "licence_note", "owner", "location_type")
+NO_LOCATION_TYPE = "Not published"
 OUTPUT_COLUMNS = (*schema.CHARGEPOINT_COLUMNS, *EXTRA_COLUMNS)
 
-# Newer sources win where two give a value for the same field.
-RANK = {"ncr2017": 1, "ncrcreated": 2, "ncr2020": 3, "lewisham2022": 4, "ocm2025": 5}
-SOURCE_ORDER = ("ncr2020", "ncrcreated", "ncr2017", "ocm2025", "lewisham2022")
+# Where two sources give a value for the same field, the higher rank wins: the 2022 registry
+# describes each device, the location sources only fill its gaps.
+RANK = {"ncr2017": 1, "ncrcreated": 2, "ncr2020": 3, "lewisham2022": 4, "ocm2025": 5,
+        "ncr2022": 6}
+SOURCE_ORDER = ("ncr2022", "ncr2020", "ncrcreated", "ncr2017", "ocm2025", "lewisham2022")
+OLDER_NCR = ("ncr2020", "ncrcreated", "ncr2017")
 CC_BY_SA = {
     "ocm2025": "Open Charge Map (CC BY-SA 4.0)",
     "lewisham2022": "LB Lewisham 2022, Open Charge Map-derived (CC BY-SA 4.0)",
 }
 SITE_PREFIX = {"ocm2025": "ocm-", "lewisham2022": "lewisham-"}
-FIELDS = ("name", "max_kw", "connectors", "operator", "on_street", "installed", "status")
+FIELDS = ("name", "max_kw", "connectors", "operator", "on_street", "installed", "status",
+          "owner", "location_type")
 LICENCE_FIELD_LABEL = {"name": "name", "max_kw": "power", "connectors": "connectors",
                        "operator": "operator", "status": "status"}
 
@@ -95,9 +104,8 @@ STATUS = {
     "Not Operational": "out of service",
     "Planned For Future Date": "planned",
 }
-NOT_IN_2020 = "not in 2020 registry"
 CLOSED = {"out of service", "planned"}
-NO_OPERATOR = {"", "unknown", "*no controller", "business owner at location"}
+NO_OPERATOR = {"", "unknown", "*no controller", "*no owner", "business owner at location"}
 # locationType values that say a device is off the street (everything but "On-street"/"Other").
 OFF_STREET_TYPES = {
     "Public car park", "Service station", "Park & Ride site", "Workplace car park",
@@ -315,6 +323,48 @@ def _on_street(flag: pd.Series | None, location_type: pd.Series) -> pd.Series:
     return flag.map({1.0: True, 0.0: False}).astype("boolean").fillna(from_type)
 
 
+def _ncr2022_records(raw_dir: Path) -> pd.DataFrame:
+    """Every feature of the per-borough 2022 files as one text table (properties plus
+    ``latitude``, ``longitude`` from the point), files in name order."""
+    rows = []
+    for path in sorted((Path(raw_dir) / NCR2022_DIR).glob("*-chargepoints.geojson")):
+        for feature in json.loads(path.read_text(encoding="utf-8"))["features"]:
+            lon, lat = feature["geometry"]["coordinates"][:2]
+            rows.append({**feature["properties"], "longitude": lon, "latitude": lat,
+                         "file": path.name})
+    frame = pd.DataFrame(rows)
+    frame = frame.astype({c: "string" for c in frame.columns if c not in ("latitude",
+                                                                          "longitude")})
+    return frame.rename(columns={"chargedeviceid": "chargeDeviceID"})
+
+
+def read_ncr2022(raw_dir: Path) -> tuple[pd.DataFrame, int]:
+    """The 2022 London registry, one row per device, and how many rows were unusable."""
+    raw = _ncr2022_records(raw_dir)
+    ok = _valid_ncr(raw).drop_duplicates("chargeDeviceID")
+    kw = ok[[f"connector{i}ratedoutputkw" for i in range(1, 9) if
+             f"connector{i}ratedoutputkw" in ok]].apply(pd.to_numeric, errors="coerce")
+    types = ok[[f"connector{i}type" for i in range(1, 9) if f"connector{i}type" in ok]]
+    name = _clean_text(ok["name"])
+    location_type = _clean_text(ok["locationtype"])
+    frame = pd.DataFrame({
+        "device_id": ok["chargeDeviceID"], "reference": _clean_text(ok["reference"]),
+        # A bare id is no name: left empty so that a matched location may name the device.
+        "name": name.where(~name.fillna("").map(is_uninformative)),
+        "lon": ok["lon"], "lat": ok["lat"], "swapped": ok["coordinates_swapped"],
+        "max_kw": kw.max(axis=1).where(lambda v: v > 0),
+        "connectors": types.notna().sum(axis=1).astype("Int64").replace(0, pd.NA),
+        "operator": _operator(ok["devicecontrollername"]).fillna(
+            _operator(ok["deviceownername"])),
+        "owner": _operator(ok["deviceownername"]),
+        "on_street": _on_street(ok["onstreetflag"], location_type),
+        "location_type": location_type,
+        "installed": pd.to_datetime(ok["datecreated"], errors="coerce"),
+        "status": ok["chargedevicestatus"].map(STATUS),
+    })
+    return frame.reset_index(drop=True), len(raw) - len(ok)
+
+
 def read_ncr2020(raw_dir: Path) -> tuple[pd.DataFrame, int]:
     """The 2020 registry (device_id, reference, name, lon, lat, status) and how many rows were
     unusable (malformed or without coordinates)."""
@@ -444,40 +494,35 @@ def apply_source(devices: pd.DataFrame, values: pd.DataFrame, tag: str) -> pd.Da
     return out
 
 
-def registry_devices(raw_dir: Path) -> tuple[pd.DataFrame, dict]:
-    """The three NCR files combined into one row per device id, anywhere in Great Britain.
-
-    2017 records are joined on device id, else on a reference that is unique in 2020. A 2017
-    device missing from the 2020 registry gets the status "not in 2020 registry".
-    """
-    ncr2020, unusable = read_ncr2020(raw_dir)
-    ncr2017, created = read_ncr2017(raw_dir), read_created(raw_dir)
-    devices = new_devices(ncr2020, "ncr2020")
-
-    created = created.set_index("device_id", drop=False)
-    created_only = created[~created.index.isin(devices.index)]
-    devices = pd.concat([devices, new_devices(created_only, "ncrcreated")])
-    devices = apply_source(devices, created.drop(columns="device_id"), "ncrcreated")
-
-    by_reference = pd.Series(ncr2020["device_id"].to_numpy(), index=ncr2020["reference"])
+def _resolve_ids(frame: pd.DataFrame, base: pd.DataFrame) -> pd.Series:
+    """Each row's device id in ``base``: its own id when ``base`` lists it, else the id of the
+    ``base`` device with the same reference (when that reference is unique there), else NA."""
+    by_reference = pd.Series(base["device_id"].to_numpy(), index=base["reference"])
     by_reference = by_reference[by_reference.index.notna() & ~by_reference.index.duplicated(
         keep=False)]
-    known = ncr2017["device_id"].isin(devices.index)
-    via_reference = ~known & ncr2017["reference"].isin(by_reference.index)
-    ncr2017.loc[via_reference, "device_id"] = by_reference.reindex(
-        ncr2017.loc[via_reference, "reference"]).to_numpy()
-    ncr2017 = ncr2017.drop_duplicates("device_id")
-    only_2017 = ~ncr2017["device_id"].isin(devices.index)
-    ncr2017.loc[only_2017, "status"] = NOT_IN_2020
-    devices = pd.concat([devices, new_devices(ncr2017[only_2017], "ncr2017")])
-    devices = apply_source(devices, ncr2017[~only_2017].set_index("device_id"), "ncr2017")
-    counts = {
-        "ncr2020_devices": len(ncr2020), "ncr2020_unusable_rows": unusable,
-        "ncr2020_coordinates_swapped": int(ncr2020["swapped"].sum()),
-        "ncr2017_devices": len(ncr2017), "ncr2017_joined_by_reference": int(via_reference.sum()),
-        "created_devices": len(created),
-        "created_coordinates_swapped": int(created["swapped"].sum()),
-    }
+    ids = frame["device_id"].where(frame["device_id"].isin(base["device_id"]))
+    via_reference = by_reference.reindex(frame["reference"]).to_numpy()
+    return ids.fillna(pd.Series(via_reference, index=frame.index, dtype=object)).astype(object)
+
+
+def registry_devices(raw_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """The 2022 London registry as one row per device id, with the tags of the older snapshots
+    that list the same device (by id, else by reference). Older records absent in 2022 are
+    left out (counted)."""
+    ncr2022, unusable = read_ncr2022(raw_dir)
+    devices = new_devices(ncr2022, "ncr2022")
+    counts = {"ncr2022_devices": len(ncr2022), "ncr2022_unusable_rows": unusable}
+    older = {"ncr2020": read_ncr2020(raw_dir)[0], "ncrcreated": read_created(raw_dir),
+             "ncr2017": read_ncr2017(raw_dir)}
+    for tag in OLDER_NCR:
+        frame = older[tag]
+        ids = _resolve_ids(frame, ncr2022)
+        found = ids.dropna().drop_duplicates()
+        devices = apply_source(devices, pd.DataFrame(index=pd.Index(found, name="device_id")),
+                               tag)
+        london = in_london_box(frame["lon"], frame["lat"])
+        counts[f"{tag}_in_2022"] = len(found)
+        counts[f"{tag}_near_london_not_in_2022_left_out"] = int((london & ids.isna()).sum())
     return devices, counts
 
 
@@ -495,17 +540,6 @@ def assign(frame: pd.DataFrame, layers_dir: Path) -> pd.DataFrame:
     codes.index = frame.index
     frame = frame.join(codes)
     return frame[frame["borough_code"].notna()]
-
-
-def drop_superseded(devices: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Drop 2017-only records that share a place and name with a 2020 device (re-registered)."""
-    only_2017 = devices["sources"].map(lambda s: s == {"ncr2017"}).to_numpy()
-    in_2020 = devices["sources"].map(lambda s: "ncr2020" in s).to_numpy()
-    old = keyed(devices[only_2017].reset_index())
-    new = keyed(devices[in_2020].reset_index())
-    pairs = candidate_pairs(old, new)
-    superseded = set(old["device_id"].iloc[pairs["left"].unique()])
-    return devices[~devices.index.isin(superseded)], len(superseded)
 
 
 def attach_sites(devices: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
@@ -563,18 +597,12 @@ def enrich_from_sites(devices: pd.DataFrame, sites: pd.DataFrame, tag: str
     sites = sites.reset_index(drop=True)
     links = attach_sites(devices, sites)
     values = site_values(devices, sites, links)
-    before = devices["max_kw"].reindex(values.index)
-    before_src = devices["src_max_kw"].reindex(values.index)
     devices = apply_source(devices, values, tag)
-    after = devices["max_kw"].reindex(values.index)
-    changed = before.notna() & (before_src == "ncr2017") & ((after - before).abs() > 0.05)
     near_device = set(candidate_pairs(keyed(sites), keyed(devices.reset_index()))["left"])
     unmatched = sites[~sites.index.isin(near_device)]
     counts = {
         f"{tag}_sites_matched": int(links["right"].nunique()),
         f"{tag}_devices_enriched": len(links),
-        f"{tag}_power_given": int(values["max_kw"].notna().sum()),
-        f"{tag}_power_replaced_ncr2017": int(changed.sum()),
         f"{tag}_sites_at_matched_place": len(near_device) - int(links["right"].nunique()),
         f"{tag}_sites_unmatched": len(unmatched),
     }
@@ -615,7 +643,7 @@ def licence_note(row: pd.Series) -> str | None:
 
 
 def finalise(devices: pd.DataFrame) -> pd.DataFrame:
-    """The output table: contract columns plus ``status`` and ``licence_note``, by device id."""
+    """The output table: contract columns plus ``EXTRA_COLUMNS``, by device id."""
     out = devices.sort_index()
     notes = [licence_note(row) for _, row in out.iterrows()]
     out = out.reset_index()
@@ -636,6 +664,9 @@ def finalise(devices: pd.DataFrame) -> pd.DataFrame:
         "source": out["sources"].map(lambda s: "+".join(t for t in SOURCE_ORDER if t in s)),
         "status": out["status"].astype("string").fillna("unknown").astype(str),
         "licence_note": pd.Series(notes, dtype="str"),
+        "owner": out["owner"].astype("string").fillna("Unknown").astype(str),
+        "location_type": out["location_type"].astype("string").fillna(NO_LOCATION_TYPE)
+        .astype(str),
     })
     return table[list(OUTPUT_COLUMNS)]
 
@@ -646,7 +677,7 @@ ARROW_SCHEMA = pa.schema([
     ("ward2011_code", pa.string()), ("max_kw", pa.float64()), ("speed_class", pa.string()),
     ("connectors", pa.int64()), ("operator", pa.string()), ("on_street", pa.bool_()),
     ("installed", pa.timestamp("ms")), ("source", pa.string()), ("status", pa.string()),
-    ("licence_note", pa.string()),
+    ("licence_note", pa.string()), ("owner", pa.string()), ("location_type", pa.string()),
 ])
 
 
@@ -678,7 +709,6 @@ def build(raw_dir: Path, out_dir: Path, layers_dir: Path | None = None) -> dict:
     for tag, total in origin_all.items():
         counts[f"{tag}_first_in_london"] = int(origin_london.get(tag, 0))
         counts[f"{tag}_first_outside_london_dropped"] = int(total - origin_london.get(tag, 0))
-    devices, counts["ncr2017_only_superseded"] = drop_superseded(devices)
 
     for tag, reader in (("ocm2025", read_ocm), ("lewisham2022", read_lewisham)):
         sites = reader(raw_dir)
@@ -706,24 +736,42 @@ def build(raw_dir: Path, out_dir: Path, layers_dir: Path | None = None) -> dict:
 
 
 def dataset_rows() -> list[dict]:
-    """Source-manifest rows for the five charge-point datasets this module reads."""
+    """Source-manifest rows for the six charge-point datasets this module reads."""
     ogl = "Contains public sector information licensed under the Open Government Licence v3.0."
     ncr_url = ("https://www.gov.uk/guidance/"
                "find-and-use-data-on-public-electric-vehicle-chargepoints")
     publisher = "Department for Transport / Office for Zero Emission Vehicles"
     return [
         {
+            "dataset_id": "dft-ncr-london-2022-02",
+            "title": "National Chargepoint Registry (February 2022, London)",
+            "publisher": publisher, "licence": "OGL v3.0", "attribution": ogl,
+            "period": "Devices created June 2012 to February 2022",
+            "geography": "Charge devices, London (point locations)",
+            "official_url": ncr_url, "raw_folder": NCR2022_DIR,
+            "used_for": "The base list of London charge devices: location, rated output of each "
+                        "connector (speed from the highest), operator, owner, status, on-street "
+                        "flag, location type and date created",
+            "method_notes": (
+                "One file per borough, combined; each device assigned to a borough and wards "
+                f"by its point (the nearest borough within {NEAREST_M:g} m for the Thames edge), "
+                "not by the file it came in. Speed band from the highest connector rating "
+                "(DfT bands: slow under 8 kW, fast 8 to 49, rapid 50 to 149, ultra-rapid 150 "
+                "and over). Bare-id names are left for a matched Open Charge Map location to "
+                "name; otherwise every field is the registry's."),
+        },
+        {
             "dataset_id": "dft-ncr-2020-11",
             "title": "National Chargepoint Registry (November 2020 extract)",
             "publisher": publisher, "licence": "OGL v3.0", "attribution": ogl,
             "period": "November 2020", "geography": "Charge devices, UK (point locations)",
             "official_url": ncr_url, "raw_folder": "ev/dft-ncr-2020-11",
-            "used_for": "The base list of London charge devices (id, name, location, status)",
+            "used_for": "Provenance only: which 2022 devices the 2020 registry already listed",
             "method_notes": (
-                "Rows without a valid device id or coordinates dropped; rows with latitude and "
-                "longitude swapped (175, all in London) are swapped back. Devices kept when inside a London "
-                f"borough (or within {NEAREST_M:g} m of one, for the Thames edge). No power "
-                "rating: devices no other source describes have unknown power."),
+                "Joined to the 2022 registry on device id, else on a reference unique in 2022 "
+                "(rows with latitude and longitude swapped are swapped back first). A 2020 "
+                "device absent from the 2022 registry was most likely removed or registered "
+                "again under a new id: it is not on the map."),
         },
         {
             "dataset_id": "dft-ncr-2017-11",
@@ -731,13 +779,11 @@ def dataset_rows() -> list[dict]:
             "publisher": publisher, "licence": "OGL v3.0", "attribution": ogl,
             "period": "November 2017", "geography": "Charge devices, UK (point locations)",
             "official_url": ncr_url, "raw_folder": "ev/dft-ncr-2017-11",
-            "used_for": "Power (highest connector rating), connectors, operator, on-street flag "
-                        "and date created of devices registered by 2017",
+            "used_for": "Provenance only: which 2022 devices the 2017 registry already listed",
             "method_notes": (
-                "Joined to the 2020 registry on device id, else reference. Devices missing from "
-                "2020 are kept as 'not in 2020 registry' unless they are at the place of a 2020 "
-                "device by the matching rule below (re-registered: dropped, nothing carried "
-                "over)."),
+                "Joined to the 2022 registry as the 2020 extract is. 2017 devices absent in "
+                "2022 (among them Source London's 2014 records, registered again under new "
+                "ids) are not on the map."),
         },
         {
             "dataset_id": "dft-ncr-london-2017-2020-created",
@@ -745,11 +791,10 @@ def dataset_rows() -> list[dict]:
             "publisher": publisher, "licence": "OGL v3.0", "attribution": ogl,
             "period": "October 2017 to December 2020", "geography": "Charge devices, London",
             "official_url": ncr_url, "raw_folder": "ev/dft-ncr-london-2017-2020-created",
-            "used_for": "Date created and on-street location type; devices created after the "
-                        "November 2020 extract",
+            "used_for": "Provenance only: which 2022 devices this extract already listed",
             "method_notes": (
-                "Joined on device id. Its GSS_CODE column holds postcodes and is ignored; "
-                "devices it alone lists are named by postcode and town."),
+                "Joined on device id. Its GSS_CODE column holds postcodes and is ignored. "
+                "Devices it lists that are absent in 2022 are not on the map."),
         },
         {
             "dataset_id": "open-charge-map-central-london-2025",
@@ -761,15 +806,16 @@ def dataset_rows() -> list[dict]:
                          "-0.02)",
             "official_url": "https://openchargemap.org/site",
             "raw_folder": "ev/open-charge-map-central-london-2025",
-            "used_for": "Power, connectors, operator and status of matched devices; public "
-                        "locations not in the registry added as devices",
+            "used_for": "Public locations not in the 2022 registry (newer devices) added as "
+                        "devices, with their power, connectors, operator and status; names of "
+                        "registry devices listed by a bare id",
             "method_notes": (
                 "Matched to registry devices by place and name: within 2 m whatever the names, "
                 "within 25 m when the names share a distinctive word and no conflicting number, "
-                "within 50 m when the names are the same. Power given only where the location "
-                "is one device or all its connectors share a rating. Newest source wins. Public "
-                "locations that are not closed or planned and match no device are added, one "
-                "row per location. Fields taken are shared under CC BY-SA 4.0 and named in each "
+                "within 50 m when the names are the same. A matched location only fills what "
+                "the registry leaves empty. Public locations that are not closed or planned and "
+                "match no device are added, one row per location, rated at the location's "
+                "highest power. Fields taken are shared under CC BY-SA 4.0 and named in each "
                 "device's licence_note."),
         },
         {
@@ -784,11 +830,9 @@ def dataset_rows() -> list[dict]:
                             "sustainable-transport/our-long-term-strategy-for-low-emission-"
                             "vehicles",
             "raw_folder": "ev/lewisham-2022",
-            "used_for": "Power and operator of matched devices; locations not otherwise listed "
-                        "added as devices",
+            "used_for": "Locations not otherwise listed added as devices",
             "method_notes": (
                 "One feature per connector type, grouped into one row per location. Matched and "
-                "added by the same rules as Open Charge Map; Open Charge Map 2025 wins where "
-                "both give a value."),
+                "added by the same rules as Open Charge Map, after it."),
         },
     ]

@@ -9,7 +9,10 @@ import re
 
 import pytest
 
-from dashboard import ev, filters, runtime
+import pandas as pd
+
+from dashboard import ev, filters, runtime, schema
+from dashboard.config import DEFAULT_DATA_DIR
 from dashboard.figures import ev as figs
 from dashboard.text import fmt_number
 
@@ -19,6 +22,17 @@ pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
 
 LAMBETH, BEXLEY = "E09000022", "E09000004"
+
+
+def _borough_without_ultra() -> str:
+    """A borough (not the City, whose wards are tiny) with no ultra-rapid device, from the data."""
+    table = pd.read_parquet(schema.chargepoints_path(DEFAULT_DATA_DIR),
+                            columns=["borough_code", "speed_class"])
+    ultra = set(table.loc[table["speed_class"] == "ultra", "borough_code"])
+    return sorted(set(table["borough_code"]) - ultra - {schema.CITY_CODE})[0]
+
+
+NO_ULTRA = _borough_without_ultra()
 MAX_CHANGE_BYTES = 30 * 1024
 expect.set_options(timeout=TIMEOUT_MS)  # callbacks on a busy two-core machine
 
@@ -232,13 +246,13 @@ def _hover_labels(page, graph_id: str) -> list[str]:
 
 def test_ward_hover_labels_name_the_ward_from_the_geometry(app_url, probe, data):
     """Ward names are not sent with the values: the hover label takes them from the GeoJSON.
-    (Bexley has no ultra-rapid devices, so no device point covers a ward under the mouse.)"""
+    (``NO_ULTRA`` has no ultra-rapid devices, so no device point covers a ward under the mouse.)"""
     store, known, london = data
     page = probe.page
-    probe.goto(f"{app_url}/ev?borough={BEXLEY}&speed=ultra", ready="#ev-heading")
+    probe.goto(f"{app_url}/ev?borough={NO_ULTRA}&speed=ultra", ready="#ev-heading")
     probe.wait_idle()
     assert _points(page) == 0
-    names = {w.name for w in known.wards["ward2022"].values() if w.borough == BEXLEY}
+    names = {w.name for w in known.wards["ward2022"].values() if w.borough == NO_ULTRA}
     labels = _hover_labels(page, "ev-map")
     assert labels, "no hover label appeared over the map"
     assert not any("%{" in label for label in labels), labels
@@ -286,7 +300,7 @@ def test_downloads_carry_filters_link_and_simulated_label(app_url, probe, data):
 
 def test_an_empty_selection_says_so(app_url, probe, data):
     page = probe.page
-    probe.goto(f"{app_url}/ev?borough={BEXLEY}&speed=ultra", ready="#ev-heading")
+    probe.goto(f"{app_url}/ev?borough={NO_ULTRA}&speed=ultra", ready="#ev-heading")
     probe.wait_idle()
     expect(page.locator("#ev-summary")).to_contain_text("No charge devices match these filters")
     assert _kpi(page, "ev-usage", "Charging sessions") == "no data"
@@ -379,4 +393,37 @@ def test_device_positions_come_once_from_a_cacheable_url(app_url, probe, data):
     expect(page.locator("#ev-heading")).to_have_text("EV charging in Lambeth")
     probe.wait_idle()
     assert len(fetched) == 1
+    assert probe.console_errors == []
+
+
+def test_device_filters_narrow_the_page_and_reopen_from_the_link(app_url, probe, data):
+    """Status, street, location type and install year: from a link, then changed on the page;
+    the summary and the device table follow, and the link reopens the same view."""
+    store, _, _ = data
+    page = probe.page
+    link = f"{app_url}/ev?borough={LAMBETH}&status=in-service&year=2021"
+    probe.goto(link, ready="#ev-heading")
+    probe.wait_idle()
+    want = store.devices(borough=LAMBETH, statuses=("in-service",), years=("2021",))
+    expect(page.locator("#ev-summary")).to_contain_text(
+        f"Lambeth: {fmt_number(len(want))} charge devices on the map match these filters")
+    expect(page.locator("#ev-status input[value='in-service']")).to_be_checked()
+    page.locator("#ev-street input[value='off-street']").check()
+    expect(page).to_have_url(re.compile(r"street=off-street"))
+    fewer = store.devices(borough=LAMBETH, statuses=("in-service",), years=("2021",),
+                          streets=("off-street",))
+    assert len(fewer) < len(want)
+    expect(page.locator("#ev-summary")).to_contain_text(
+        f"Lambeth: {fmt_number(len(fewer))} charge device")
+    with page.expect_download() as download:
+        page.click("#ev-devices-csv")
+    text = open(download.value.path(), encoding="utf-8-sig").read()
+    header, _, table = text.partition("\n\n")
+    assert "Status: In service; On or off street: Off-street; Installed in: 2021" in header
+    assert len(table.strip().splitlines()) == 1 + len(fewer)
+    probe.goto(page.url, ready="#ev-heading")
+    probe.wait_idle()
+    expect(page.locator("#ev-summary")).to_contain_text(
+        f"Lambeth: {fmt_number(len(fewer))} charge device")
+    expect(page.locator("#ev-street input[value='off-street']")).to_be_checked()
     assert probe.console_errors == []

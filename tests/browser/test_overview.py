@@ -155,3 +155,39 @@ def test_fits_a_phone_screen(browser, app_url, path):
     overflow = page.evaluate("() => document.documentElement.scrollWidth")
     context.close()
     assert overflow <= 375, f"{path} is {overflow}px wide on a 375px screen"
+
+
+def _coverage_cases():
+    """London, Lambeth and Lambeth's ward with most devices: (query, place, devices, DfT)."""
+    devices = pd.read_parquet(schema.chargepoints_path(DEFAULT_DATA_DIR),
+                              columns=["borough_code", "ward2022_code"])
+    wards = pd.read_parquet(schema.layer_path(DEFAULT_DATA_DIR, "ward2022"),
+                            columns=["code", "name"]).set_index("code")["name"]
+    lambeth = devices[devices.borough_code == LAMBETH]
+    ward = lambeth["ward2022_code"].value_counts().index[0]
+    return [
+        ("", "London", len(devices), _indicator("ev_public_devices", "london",
+                                                schema.LONDON_CODE)),
+        (f"?borough={LAMBETH}", "Lambeth", len(lambeth),
+         _indicator("ev_public_devices", "borough", LAMBETH)),
+        (f"?borough={LAMBETH}&ward={ward}", f"{wards[ward]}, Lambeth",
+         int((lambeth.ward2022_code == ward).sum()), _indicator("ev_public_devices", "ward2022",
+                                                                 ward)),
+    ]
+
+
+@pytest.mark.parametrize("area", range(3), ids=["london", "borough", "ward"])
+def test_devices_on_the_map_beside_dfts_count(app_url, probe, area):
+    """The overview and the EV page both say how many devices the map has in the area, from
+    which sources, beside DfT's count for the same area."""
+    query, place, on_map, dft = _coverage_cases()[area]
+    expected = [f"{on_map:,} devices on the map in {place}",
+                "the registry to February 2022, Open Charge Map central London 2025, Lewisham 2022",
+                f"DfT counted {dft:,.0f} public devices in {place} in 2024"]
+    probe.goto(f"{app_url}/{query}", ready=MAP)
+    text = probe.page.inner_text("#ov-coverage")
+    assert all(part in text for part in expected), text
+    probe.goto(f"{app_url}/ev{query}", ready="#ev-map .js-plotly-plot")
+    text = probe.page.inner_text("#ev-coverage")
+    assert all(part in text for part in expected), text
+    assert probe.console_errors == []

@@ -99,17 +99,25 @@ def test_load_runs_the_same_queries_as_one_by_one(store, known, london):
 
 
 # Empty selections ---------------------------------------------------------------------------------
+def no_ultra_borough(devices):
+    """A borough with no ultra-rapid device, found from the device table."""
+    frame = devices.frame
+    with_ultra = set(frame.loc[frame["speed_class"] == "ultra", "borough_code"])
+    return sorted(set(frame["borough_code"]) - with_ultra)[0]
+
+
 @pytest.fixture(scope="module")
-def empty_view(store, known, london):
-    """Ultra-rapid devices in Bexley: there are none."""
-    return ev.build_view(store, london.replace(borough=BEXLEY, speeds=("ultra",)), known)
+def empty_view(store, known, london, devices):
+    """Ultra-rapid devices in a borough that has none."""
+    borough = no_ultra_borough(devices)
+    return ev.build_view(store, london.replace(borough=borough, speeds=("ultra",)), known)
 
 
 def test_empty_selection_says_so_in_words(empty_view, known):
     assert empty_view.empty and not empty_view.in_service
     text = ev.summary_text(empty_view, known)
     assert text.startswith("No charge devices match these filters")
-    assert "Bexley" in text and "Ultra-rapid" in text
+    assert known.borough_name(empty_view.state.borough) in text and "Ultra-rapid" in text
 
 
 def test_empty_selection_kpis_show_no_data(empty_view):
@@ -124,7 +132,7 @@ def test_empty_selection_everywhere_else(empty_view, store, tables):
     assert ev.table_summary(empty_view) == ""
     frame, more = ev.breakdown_frame(empty_view, "operator", "sessions")
     assert frame.empty and more == 0
-    wards = ev.map_wards(tables.layers, BEXLEY)
+    wards = ev.map_wards(tables.layers, empty_view.state.borough)
     assert len(wards.codes) > 10
     state = empty_view.state
     assert ev.ward_values(store, state, wards, "devices") == [0.0] * len(wards.codes)
@@ -464,3 +472,36 @@ def test_panels_work_waits_while_a_map_request_runs_and_no_longer():
         start = time.perf_counter()
         stuck.wait()
         assert 0.05 < time.perf_counter() - start < 1.0
+
+
+
+@pytest.mark.parametrize("choice", [
+    {"statuses": ("out-of-service",)},
+    {"streets": ("off-street",), "years": ("2021", "2022")},
+    {"location_types": ("Public car park", "Retail car park")},
+])
+def test_device_filters_narrow_devices_cards_and_usage(store, known, london, choice, data_dir):
+    """Each device filter selects exactly the devices the table says, and the usage totals
+    (from the monthly arrays) are those devices' own, as SQL computes them."""
+    table = pd.read_parquet(schema.chargepoints_path(data_dir))
+    expect = pd.Series(True, index=table.index)
+    if "statuses" in choice:
+        expect &= table["status"].str.replace(" ", "-").isin(choice["statuses"])
+    if "streets" in choice:
+        street = table["on_street"].map({True: "on-street", False: "off-street"})
+        expect &= street.isin(choice["streets"])
+    if "years" in choice:
+        expect &= table["installed"].dt.year.astype("Int64").astype(str).isin(choice["years"])
+    if "location_types" in choice:
+        expect &= table["location_type"].isin(choice["location_types"])
+    state = london.replace(**choice)
+    view = ev.build_view(store, state, known)
+    assert 0 < view.size == int(expect.sum()) < len(table)
+    assert set(store.devices(**choice)["device_id"]) == set(table.loc[expect, "device_id"])
+    f = filters.usage_filter(state)
+    arrays = store.usage_summary(f)
+    assert int(arrays["devices"].iloc[0]) == int(expect.sum())
+    everyone = store.usage_summary(filters.usage_filter(london))
+    assert 0 < arrays["sessions"].iloc[0] < everyone["sessions"].iloc[0]
+    described = filters.describe(state, known)
+    assert all(f"{filters.CHOICE_HEADINGS[field]}: " in described for field in choice)

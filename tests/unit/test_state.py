@@ -52,6 +52,8 @@ KNOWN = Known(
     operators=OPERATORS,
     indicators=("imd_score", "pop_density"),
     measures=("devices", "devices_per_100k"),
+    location_types=("On-street", "Public car park", "Hotel / Accommodation", "Park & Ride site"),
+    years=("2019", "2021", "2022"),
 )
 DEFAULTS = KNOWN.defaults()
 
@@ -551,6 +553,12 @@ def _valid_states() -> st.SearchStrategy[FilterState]:
             borough=borough, ward=ward, ward_layer=layer, date_from=date_from, date_to=date_to,
             speeds=draw(st.lists(st.sampled_from(SPEED_CLASSES), unique=True)),
             operators=draw(st.lists(st.sampled_from(OPERATORS), unique=True)),
+            statuses=draw(st.lists(st.sampled_from(("in-service", "out-of-service")),
+                                   unique=True)),
+            streets=draw(st.lists(st.sampled_from(("on-street", "off-street")), unique=True)),
+            location_types=draw(st.lists(st.sampled_from(tuple(KNOWN.location_types)),
+                                         unique=True)),
+            years=draw(st.lists(st.sampled_from(tuple(KNOWN.years)), unique=True)),
             indicator=draw(st.none() | st.sampled_from(KNOWN.indicators)),
             measure=draw(st.none() | st.sampled_from(KNOWN.measures)),
             compare=draw(st.none() | st.sampled_from(others)),
@@ -669,3 +677,24 @@ def test_unknown_codes_from_the_page_are_ignored_and_logged(caplog):
 def test_narrow_without_changes_is_the_identity():
     state = DEFAULTS.replace(borough=LAMBETH, ward=ACRE_LANE)
     assert narrow(state, KNOWN) == narrow(state, KNOWN, borough=KEEP, ward=KEEP) == state
+
+
+def test_device_filters_read_from_the_link():
+    state, messages = read("status=Out-of-service&street=on-street,off-street"
+                           "&type=public%20car%20park,Hotel%20%2F%20Accommodation&year=2021,2019")
+    assert messages == []
+    assert state.statuses == ("out-of-service",)
+    assert state.streets == ("off-street", "on-street")
+    assert state.location_types == ("Hotel / Accommodation", "Public car park")
+    assert state.years == ("2019", "2021")
+    assert to_query(state, DEFAULTS) == ("status=out-of-service&street=off-street,on-street"
+                                         "&type=Hotel%20%2F%20Accommodation,Public%20car%20park"
+                                         "&year=2019,2021")
+
+
+def test_unknown_device_filter_values_are_left_out_with_a_note():
+    state, messages = read("status=broken,in-service&year=1999&type=Moon%20base")
+    assert state.statuses == ("in-service",) and state.years == () and state.location_types == ()
+    texts = " ".join(m.text for m in messages)
+    assert "status 'broken'" in texts and "install year '1999'" in texts
+    assert "location type 'Moon base'" in texts and "all install years" in texts

@@ -100,3 +100,15 @@ def test_fmt_period():
 ])
 def test_join_and(items, expected):
     assert join_and(items) == expected
+
+
+def test_coverage_sentence_names_both_counts_and_their_sources():
+    from dashboard import coverage
+
+    text = coverage.sentence(1234, "Lambeth", 2345.0, "Lambeth")
+    assert text == ("1,234 devices on the map in Lambeth (the registry to February 2022, Open "
+                    "Charge Map central London 2025, Lewisham 2022); DfT counted 2,345 public "
+                    "devices in Lambeth in 2024.")
+    assert coverage.sentence(1, "Bank", None, "City of London (all wards)").endswith(
+        "DfT publishes no count of public devices for City of London (all wards).")
+    assert coverage.sentence(1, "Bank", 3, "x").startswith("1 device on the map")

@@ -373,3 +373,24 @@ def test_concurrent_starts_generate_once(tmp_path):
     assert all(w.exitcode == 0 for w in workers)
     assert len(log_path.read_text().splitlines()) == 1
     assert usage.read_manifest(usage.sessions_dir(config))["rows"] > 0
+
+
+def test_simulation_follows_the_device_table(data_dir):
+    """The committed device table drives the simulation: every device that has power published
+    is capped at its registry rating, none is used before its creation date, and a device
+    created inside the period starts then."""
+    devices = pd.read_parquet(schema.chargepoints_path(data_dir))
+    assert devices["max_kw"].notna().mean() >= 0.9  # the 2022 registry rates every device
+    sample = devices.sort_values("device_id").iloc[::20].copy()
+    # Move some creation dates into the simulated month, as a newer registry would.
+    later = sample.index[::4]
+    sample.loc[later, "installed"] = pd.Timestamp("2024-04-15")
+    out = usage.simulate(sample, synthetic_reference(), months=1, seed=3)
+    merged = out.merge(sample[["device_id", "max_kw", "installed"]], on="device_id")
+    hours = (merged["end"] - merged["start"]).dt.total_seconds() / 3600
+    assert (merged["kwh"] <= merged["max_kw"] * hours + 1e-9).all()
+    known = merged["installed"].notna()
+    assert (merged.loc[known, "start"] >= merged.loc[known, "installed"]).all()
+    moved = merged["device_id"].isin(sample.loc[later, "device_id"])
+    assert moved.any() and merged.loc[moved, "start"].min() >= pd.Timestamp("2024-04-15")
+    assert merged.loc[~moved, "start"].min() < pd.Timestamp("2024-04-15")
