@@ -1,7 +1,9 @@
 """Create the Flask server and the Dash app: routes, headers, compression, errors, the shell."""
 from __future__ import annotations
 
+import html
 import logging
+import re
 import time
 import uuid
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import dash
 import flask
 
-from dashboard import schema
+from dashboard import boundary, schema
 from dashboard.config import PLOTLY_BUNDLE, ROOT, Config
 from dashboard.served import IMMUTABLE, REVALIDATE, Packed, fingerprinted
 
@@ -38,6 +40,19 @@ SECURITY_HEADERS = {
         "form-action 'self'"
     ),
 }
+
+
+# A client's X-Request-ID is kept only when it is short and plain, so that it can go into logs
+# and headers as it is; anything else is replaced by an id of our own.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HSTS = "max-age=31536000; includeSubDomains"
+# How often a worker checks that its cache files are still on disk (a few stat calls).
+CACHE_CHECK_SECONDS = 5.0
+
+
+def request_id(sent: str | None) -> str:
+    """The id of this request: the client's X-Request-ID if short and plain, else a new one."""
+    return sent if sent and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex[:12]
 
 
 class GeoAssets:
@@ -85,15 +100,23 @@ def _server(config: Config, geo: GeoAssets) -> flask.Flask:
     server.config["COMPRESS_MIN_SIZE"] = 500
     server.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
 
+    last_cache_check = [time.monotonic()]
+
     @server.before_request
     def _start():
-        flask.g.request_id = flask.request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex[:12]
+        flask.g.request_id = request_id(flask.request.headers.get("X-Request-ID"))
         flask.g.t0 = time.perf_counter()
+        if flask.g.t0 - last_cache_check[0] > CACHE_CHECK_SECONDS:
+            last_cache_check[0] = flask.g.t0
+            from dashboard import runtime
+            runtime.store().restore_cache()
 
     @server.after_request
     def _headers(response: flask.Response):
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
+        if config.hsts:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         rid = getattr(flask.g, "request_id", None)
         if rid:
             response.headers["X-Request-ID"] = rid
@@ -120,6 +143,10 @@ def _server(config: Config, geo: GeoAssets) -> flask.Flask:
 
     @server.route("/healthz")
     def _health():
+        from dashboard import runtime
+        problem = runtime.health()
+        if problem:
+            return {"status": "not ready", "reason": problem}, 503
         return {"status": "ok"}
 
     @server.errorhandler(Exception)
@@ -131,7 +158,7 @@ def _server(config: Config, geo: GeoAssets) -> flask.Flask:
         body = (f"<!doctype html><html lang='en'><head><title>Something went wrong</title></head>"
                 f"<body><main><h1>Sorry, something went wrong</h1><p>The problem has been logged. "
                 f"Please try again, or go to the <a href='/'>overview</a>. If it keeps happening, "
-                f"quote reference <strong>{rid}</strong>.</p></main></body></html>")
+                f"quote reference <strong>{html.escape(rid)}</strong>.</p></main></body></html>")
         return flask.Response(body, status=500, mimetype="text/html")
 
     return server
@@ -142,10 +169,29 @@ def _http_exception():
     return HTTPException
 
 
+def check_data_dir(data_dir: Path) -> None:
+    """Stop start-up (exit status 1) with one log line when the data folder cannot serve the
+    pages: better no server than one showing blank pages."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        problem = "does not exist"
+    else:
+        missing = schema.missing_files(data_dir)
+        if not missing:
+            return
+        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4
+                                          else "")
+        problem = f"is missing {shown}"
+    log.critical("cannot start: the data folder %s (BD_DATA_DIR) %s; build it with "
+                 "`python3 -m dashboard.pipeline --out %s`", data_dir, problem, data_dir)
+    raise SystemExit(1)
+
+
 def create_app(config: Config | None = None) -> dash.Dash:
     """Build the server and the Dash app; pages register themselves from ``pages/``."""
     config = config or Config.from_env()
     _configure_logging(config)
+    check_data_dir(config.data_dir)
     from dashboard import runtime
 
     runtime.configure(config)
@@ -184,11 +230,53 @@ def create_app(config: Config | None = None) -> dash.Dash:
     pdf.register(app)
     ev.register_routes(app.server)
     ward_lists.register_routes(app.server)
-    _warm_up(app)
+    _guard_routes(app)
+    catalogue = boundary.Catalogue()
+    _warm_up(app, catalogue)
+    boundary.install(app, catalogue)
     return app
 
 
-def _warm_up(app: dash.Dash) -> None:
+def _guard_routes(app: dash.Dash) -> None:
+    """404 for what Dash's routes cannot serve: component files it does not have (Dash raises on
+    some of them) and addresses that are no page (the app still shows its not-found view)."""
+    from dash._pages import _path_to_page
+    from werkzeug.exceptions import HTTPException
+
+    server = app.server
+    prefix = app.config.routes_pathname_prefix
+    suites = prefix + "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
+    serve_file = server.view_functions[suites]
+
+    def component_file(package_name: str, fingerprinted_path: str):
+        try:
+            return serve_file(package_name, fingerprinted_path)
+        except HTTPException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a file it cannot serve is a file not found
+            log.info("no component file at %s (%s)", flask.request.path[:200],
+                     type(exc).__name__)
+            flask.abort(404)
+
+    server.view_functions[suites] = component_file
+
+    catchall = prefix + "<path:path>"
+    serve_page = server.view_functions[catchall]
+
+    def page(*args, **kwargs):
+        response = flask.make_response(serve_page(*args, **kwargs))
+        found, _ = _path_to_page(app.strip_relative_path(flask.request.path) or "")
+        if not found or found.get("path") == NOT_FOUND_PATH:
+            response.status_code = 404
+        return response
+
+    server.view_functions[catchall] = page
+
+
+NOT_FOUND_PATH = "/404"  # pages/not_found_404.py
+
+
+def _warm_up(app: dash.Dash, catalogue: boundary.Catalogue) -> None:
     """Render the index once inside the parent process.
 
     Dash registers its component libraries lazily, on the first index request. A gunicorn
@@ -203,9 +291,14 @@ def _warm_up(app: dash.Dash) -> None:
     # per-process caches it fills are then loaded in the parent and shared copy-on-write by
     # every worker, instead of being built again in each (the store's database connection is
     # closed before the fork; see dashboard.store).
+    # The same layouts tell the callback boundary what each component accepts; a page with a
+    # path template names sample path values (``layout_samples``) to show its other layout.
+    catalogue.learn(app.layout() if callable(app.layout) else app.layout)
     for page in dash.page_registry.values():
         if callable(page.get("layout")):
-            try:
-                page["layout"]()
-            except Exception:  # a page that cannot render yet still serves its own message
-                log.warning("warm-up of %s failed", page.get("path"), exc_info=True)
+            samples = page.get("layout_samples")
+            for kwargs in [{}, *(samples() if callable(samples) else samples or [])]:
+                try:
+                    catalogue.learn(page["layout"](**kwargs))
+                except Exception:  # a page that cannot render yet still serves its own message
+                    log.warning("warm-up of %s failed", page.get("path"), exc_info=True)

@@ -74,6 +74,7 @@ class Config:
     ev_cache: int = DEFAULT_EV_CACHE
     malloc_arenas: int = DEFAULT_MALLOC_ARENAS
     plotly_bundle: bool = True
+    hsts: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -100,4 +101,5 @@ class Config:
             ev_cache=_entries(env.get("BD_EV_CACHE")),
             malloc_arenas=_entries(env.get("BD_MALLOC_ARENAS"), DEFAULT_MALLOC_ARENAS),
             plotly_bundle=_bool(env.get("BD_PLOTLY_BUNDLE"), default=True),
+            hsts=_bool(env.get("BD_HSTS")),
         )

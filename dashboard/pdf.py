@@ -141,7 +141,7 @@ def register(app) -> None:
 
     @server.route("/ward/<code>/profile.pdf", endpoint="ward_profile_pdf")
     def ward_profile_pdf(code: str):
-        from dashboard import export, profile, runtime
+        from dashboard import profile, runtime
 
         code = code.strip().upper()
         layers = runtime.tables().layers
@@ -151,6 +151,12 @@ def register(app) -> None:
         compare = (flask.request.args.get("compare") or "").strip().upper()
         other = profile.ward_info(layers, compare) if _CODE.match(compare) else None
         query = f"?compare={other.code}" if other and other.layer == ward.layer else ""
+        if flask.request.method == "HEAD":
+            # A link checker or a download manager asking what is there: answer from the ward
+            # alone, without starting a browser to make the file.
+            response = _pdf_response(b"", ward)
+            del response.headers["Content-Length"]  # unknown until the file is made
+            return response
         if not _busy.acquire(blocking=False):
             return _failure(code, "another PDF is being made; please try again in a minute", 503)
         try:
@@ -163,9 +169,14 @@ def register(app) -> None:
             return _failure(code, str(exc), 503)
         finally:
             _busy.release()
-        now = dt.datetime.now()
-        name = export.filename(f"ward profile {ward.name} {ward.borough_name}", "pdf", now)
-        response = flask.Response(data, mimetype="application/pdf")
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _pdf_response(data, ward)
+
+
+def _pdf_response(data: bytes, ward) -> flask.Response:
+    from dashboard import export
+
+    name = export.filename(f"ward profile {ward.name} {ward.borough_name}", "pdf", dt.datetime.now())
+    response = flask.Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -26,6 +26,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -145,10 +146,11 @@ class WardInfo:
 
 
 def ward_info(layers: dict, code: str | None) -> WardInfo | None:
-    """The ward with this code (any case, surrounding spaces ignored) in either vintage."""
+    """The ward with this code (any case, surrounding spaces ignored, percent-encoding as a
+    browser may leave it in a path decoded) in either vintage."""
     if not code or not isinstance(code, str):
         return None
-    return _wards(layers)[1].get(code.strip().upper())
+    return _wards(layers)[1].get(unquote(code).strip().upper())
 
 
 def all_wards(layers: dict) -> list[WardInfo]:

@@ -56,6 +56,17 @@ def store():
     return _store
 
 
+def health() -> str | None:
+    """Why this process cannot serve a page (None when it can): a required data file missing,
+    or the store unable to answer a trivial query. Cheap enough for a load balancer's probe."""
+    from dashboard import schema
+    missing = schema.missing_files(config().data_dir)
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        return f"data files missing: {', '.join(missing[:3])}{more}"
+    return store().health()
+
+
 @lru_cache(maxsize=1)
 def known():
     """What URL parameters may name: codes, operators, indicators and the usage period."""

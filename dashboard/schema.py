@@ -109,3 +109,18 @@ SESSION_COLUMNS = ("session_id", "device_id", "start", "end", "kwh", "simulated"
 def reference_sessions_path(data_dir: Path) -> Path:
     """Real Dundee and Perth sessions, cleaned into the session schema (the simulation's source)."""
     return Path(data_dir) / "reference_sessions.parquet"
+
+
+def required_files(data_dir: Path) -> list[Path]:
+    """The processed files every page needs: without one of them a page would be blank."""
+    data_dir = Path(data_dir)
+    return [chargepoints_path(data_dir), reference_sessions_path(data_dir),
+            indicators_path(data_dir), catalogue_path(data_dir), datasets_path(data_dir),
+            extents_path(data_dir), *(layer_path(data_dir, layer) for layer in LAYERS),
+            *(web_layer_path(data_dir, layer) for layer in LAYERS)]
+
+
+def missing_files(data_dir: Path) -> list[str]:
+    """The required files absent from ``data_dir``, as paths relative to it."""
+    return [str(path.relative_to(data_dir)) for path in required_files(data_dir)
+            if not path.is_file()]

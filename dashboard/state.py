@@ -54,7 +54,7 @@ from dashboard.text import fmt_month, fmt_period, join_and
 
 __all__ = [
     "FilterState", "KEEP", "Known", "Message", "WARD_LAYERS", "Ward", "excerpt", "narrow", "parse",
-    "to_query", "to_search",
+    "chosen_month", "read_choice", "read_single", "to_query", "to_search",
 ]
 
 logger = logging.getLogger(__name__)
@@ -676,6 +676,37 @@ def parse(
     return state, notes.messages
 
 
+def read_single(
+    query: str | Mapping[str, Any] | None, name: str, label: str
+) -> tuple[str | None, list[Message]]:
+    """One single-valued parameter a page reads itself, by the rules above: the first non-blank
+    value, trimmed (``""`` when present but blank, None when absent or unusable), with a message
+    when the link gave two different values or one too long to be real."""
+    notes = _Notes()
+    pairs = _query_pairs(query)
+    if pairs is None:
+        return None, []  # parse() explains a link too long to read
+    value = _single([v for n, v in pairs if n == name], label, notes)
+    return value, notes.messages
+
+
+def read_choice(
+    query: str | Mapping[str, Any] | None, name: str, label: str, choices: Iterable[str],
+    default: str,
+) -> tuple[str, list[Message]]:
+    """A parameter a page reads itself that names one of ``choices`` (any case): the default
+    when absent or blank, and the default with a message when the value is not a choice."""
+    value, messages = read_single(query, name, label)
+    if not value:
+        return default, messages
+    found = next((c for c in choices if c.casefold() == value.casefold()), None)
+    if found is not None:
+        return found, messages
+    notes = _Notes()
+    notes.warning(f"We couldn't find the {label} {_quoted(value)}, so we're showing the default.")
+    return default, [*messages, *notes.messages]
+
+
 def _encode(value: str | tuple[str, ...] | None) -> str:
     """A field value as URL-encoded query text; lists joined by literal commas."""
     if value is None:
@@ -704,6 +735,17 @@ def to_search(state: FilterState, defaults: FilterState) -> str:
     """The query string for ``dcc.Location.search``: ``"?..."``, or ``""`` for the defaults."""
     query = to_query(state, defaults)
     return f"?{query}" if query else ""
+
+
+def chosen_month(value: Any) -> str | None:
+    """A month chosen on the page, if it is one (``YYYY-MM``); None (logged) for anything else,
+    which the page reads as "unchanged", as it reads a stale choice."""
+    if isinstance(value, str) and _CANONICAL_MONTH.fullmatch(value):
+        return value
+    if value:
+        logger.warning("Ignored a month chosen on the page that is not one: %r",
+                       excerpt(str(value)))
+    return None
 
 
 class _Keep(Enum):

@@ -270,8 +270,9 @@ def _build_once(target: Path, signature: str, build: Callable) -> Path:
 
     def current() -> bool:
         try:
-            return json.loads(meta.read_text())["signature"] == signature and target.exists()
-        except (OSError, ValueError, KeyError):
+            built = json.loads(meta.read_text())
+            return (built["signature"] == signature and _intact(target, built.get("size")))
+        except (OSError, ValueError, KeyError, TypeError):
             return False
 
     if current():
@@ -288,9 +289,25 @@ def _build_once(target: Path, signature: str, build: Callable) -> Path:
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        size = tmp.stat().st_size
         os.replace(tmp, target)
-        meta.write_text(json.dumps({"signature": signature}))
+        meta.write_text(json.dumps({"signature": signature, "size": size}))
     return target
+
+
+def _intact(path: Path, size: int | None) -> bool:
+    """True when ``path`` is the DuckDB file as built: the size recorded when it was written
+    and DuckDB's magic bytes. A file truncated by a full disk or a crash fails this check and
+    is built again, instead of failing every query."""
+    with open(path, "rb") as f:
+        header = f.read(12)
+    return size is not None and path.stat().st_size == size and header[8:12] == b"DUCK"
+
+
+def invalidate(target: Path) -> None:
+    """Forget that ``target`` was built, so that the next ``_build_once`` builds it again."""
+    with contextlib.suppress(FileNotFoundError):
+        target.with_suffix(".json").unlink()
 
 
 def ensure_index(sessions: Path, chargepoints: Path) -> Path:
@@ -431,6 +448,7 @@ class Store:
         self._coverage: dict | None = None
         self._tables: Path | None = None
         self._monthly: MonthlyUsage | None = None
+        self._restoring: threading.Thread | None = None
 
     # Opening -------------------------------------------------------------------------------------
     def prepare(self) -> Path | None:
@@ -462,6 +480,25 @@ class Store:
             return self._con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return self._open_once()
+        except duckdb.Error as exc:
+            # A cache file that passed the size check but that DuckDB cannot read (or one
+            # removed between the check and the attach): build the cache files again, once.
+            log.warning("the cache in %s could not be opened (%s); rebuilding it",
+                        self.config.cache_dir, str(exc).splitlines()[0][:160])
+            for path in self._cache_files():
+                invalidate(path)
+            return self._open_once()
+
+    def _cache_files(self) -> list[Path]:
+        """The DuckDB files this store attaches (those that exist or are expected)."""
+        files = [Path(self.config.cache_dir) / TABLES_NAME]
+        if self._sessions is not None:
+            files.append(index_path(self._sessions))
+        return files
+
+    def _open_once(self) -> duckdb.DuckDBPyConnection:
         data_dir = Path(self.config.data_dir)
         index = self.prepare()
         con = duckdb.connect()
@@ -474,6 +511,7 @@ class Store:
         con.execute(f"SET temp_directory = {_sql_text(spill)}")
         if index is not None:
             con.execute(f"ATTACH {_sql_text(index)} AS sim (READ_ONLY)")
+            con.execute("SELECT count(*) FROM sim.devices").fetchone()
             self._coverage = self._read_coverage(con)
         else:
             con.execute("CREATE SCHEMA sim")
@@ -506,6 +544,7 @@ class Store:
 
         if self._tables is not None:
             con.execute(f"ATTACH {_sql_text(self._tables)} AS data (READ_ONLY)")
+            con.execute("SELECT count(*) FROM data.catalogue").fetchone()
             con.execute("CREATE VIEW indicators AS SELECT * FROM data.indicators")
             con.execute("CREATE VIEW catalogue AS SELECT * FROM data.catalogue")
         else:  # no indicators
@@ -536,6 +575,42 @@ class Store:
             return cursor.execute(sql, used or None).df()
         finally:
             cursor.close()
+
+    def health(self) -> str | None:
+        """Why this store cannot serve a page (None when it can): a trivial query through the
+        connection and every cache table it reads. Cache files deleted while the store is open
+        are built again in the background (the open connection still reads the deleted files)."""
+        try:
+            self._df("SELECT (SELECT count(*) FROM sim.devices) + "
+                     "(SELECT count(*) FROM catalogue) AS n")
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            log.warning("health check: the store cannot answer (%s)",
+                        str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)
+            return "the data store cannot answer a query"
+        self.restore_cache()
+        return None
+
+    def restore_cache(self) -> bool:
+        """Rebuild, in a background thread, cache files removed while serving; True when one
+        was missing. Cheap when nothing is missing (a few ``stat`` calls)."""
+        if self._con is None or all(p.exists() for p in self._cache_files()):
+            return False
+        with self._lock:
+            if self._restoring is not None and self._restoring.is_alive():
+                return True
+
+            def rebuild():
+                try:
+                    self.prepare()
+                    log.info("cache files in %s rebuilt", self.config.cache_dir)
+                except Exception:  # noqa: BLE001 - logged; the next check tries again
+                    log.warning("rebuilding the cache in %s failed", self.config.cache_dir,
+                                exc_info=True)
+
+            log.warning("cache files in %s are missing; rebuilding them", self.config.cache_dir)
+            self._restoring = threading.Thread(target=rebuild, name="cache-rebuild", daemon=True)
+            self._restoring.start()
+        return True
 
     def close(self) -> None:
         with self._lock:

@@ -24,7 +24,8 @@ from dashboard import ev, filters, runtime, schema, ward_lists
 from dashboard import export as exports
 from dashboard.figures import ev as figs
 from dashboard.figures import graph_config
-from dashboard.state import FilterState, Message, narrow, parse, to_query
+from dashboard.state import (FilterState, Message, chosen_month, narrow, parse, read_choice,
+                             to_query)
 from dashboard.text import fmt_number, fmt_pct, fmt_period
 
 dash.register_page(__name__, path="/ev", title="EV charging - Borough Dashboards", order=1)
@@ -343,6 +344,7 @@ def layout(**query):
     defaults = filters.default_state(known)
     state, notes = parse(query, known, defaults)
     device_id, freq = ev.query_extras(query)
+    notes = [*notes, *read_choice(query, "freq", "chart interval", ev.FREQS, ev.DEFAULT_FREQ)[1]]
     device = _selected_device(store, state, device_id)
     if device_id and device is None:
         known_device = ev.device_by_id(ev.all_devices(store), device_id) is not None
@@ -364,8 +366,9 @@ def layout(**query):
         ward_lists.source(IDS["ward-lists"], known, WARD_PICKERS),
         dcc.Store(id=IDS["selection"], data=_selection(store, state)),
         dcc.Store(id=IDS["state"], data=_filters_key(state, defaults)),
-        dcc.Store(id=IDS["picked"]),
-        dcc.Store(id=IDS["sort-pick"]),
+        # Filled by assets/ev.js with an object ({index} / {col}); {} until then.
+        dcc.Store(id=IDS["picked"], data={}),
+        dcc.Store(id=IDS["sort-pick"], data={}),
         html.Div(id=IDS["image-sink"], hidden=True),
         html.Div(ui.messages(notes), id=IDS["messages"], className="messages"),
         html.H1(_heading_text(state, known), id=IDS["heading"]),
@@ -519,7 +522,8 @@ def _apply(state: FilterState, known, trigger: str, values: dict, click) -> Filt
     if trigger == IDS["ward"]:
         return narrow(state.replace(ward_layer="ward2022"), known, ward=values["ward"])
     if trigger in (IDS["from"], IDS["to"]):
-        first, last = values["from"] or state.date_from, values["to"] or state.date_to
+        first = chosen_month(values["from"]) or state.date_from
+        last = chosen_month(values["to"]) or state.date_to
         if first > last:  # keep the month just chosen and move the other one to meet it
             first, last = (first, first) if trigger == IDS["from"] else (last, last)
         return state.replace(date_from=first, date_to=last)

@@ -20,7 +20,7 @@ from dashboard import components as ui
 from dashboard import export, filters, needs, runtime, schema, ward_lists
 from dashboard.figures import fit_extent, graph_config
 from dashboard.figures import needs as figs
-from dashboard.state import Message, narrow, parse, to_query
+from dashboard.state import Message, chosen_month, narrow, parse, to_query
 from dashboard.text import fmt_number, fmt_period, join_and
 
 dash.register_page(__name__, path="/needs", title="Residents' needs - Borough Dashboards", order=2)
@@ -635,7 +635,8 @@ def layout(**query):
 # Callbacks: controls -> URL and section stores --------------------------------------------------
 def _clicked_code(click) -> str | None:
     point = ((click or {}).get("points") or [{}])[0]
-    return point.get("location") or point.get("customdata")
+    code = point.get("location") or point.get("customdata")
+    return code if isinstance(code, str) else None
 
 
 def _choose_area(state, known, code: str | None):
@@ -710,7 +711,8 @@ def update_controls(indicator, borough, ward22, ward11, month_from, month_to, cl
     elif trigger in (IDS["ward2022"], IDS["ward2011"]):
         state = narrow(state, known, ward=ward22 if trigger == IDS["ward2022"] else ward11)
     elif trigger in (IDS["from"], IDS["to"]):
-        first, last = sorted([month_from or state.date_from, month_to or state.date_to])
+        first, last = sorted([chosen_month(month_from) or state.date_from,
+                              chosen_month(month_to) or state.date_to])
         state = state.replace(date_from=first, date_to=last)
     elif trigger == IDS["classes"] and classes in needs.CLASS_METHODS:
         view = dataclasses.replace(view, classes=classes)

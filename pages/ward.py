@@ -12,11 +12,21 @@ from dashboard import export, filters, pdf, profile, runtime, schema
 from dashboard.figures import fit_extent, graph_config
 from dashboard.figures.ward import (Line, SpineRow, VERDICT_SYMBOLS, finder_map, spine_cell,
                                     spine_legend, vehicles_chart)
-from dashboard.state import excerpt, parse, to_query
+from dashboard.state import excerpt, parse, read_single, to_query
 from dashboard.text import fmt_month, fmt_number, fmt_pct, fmt_rate, join_and
 
+
+
+def _samples() -> list[dict]:
+    """A profile of each boundary vintage: the layouts the callback boundary learns from."""
+    firsts = {}
+    for ward in profile.all_wards(runtime.tables().layers):
+        firsts.setdefault(ward.layer, ward.code)
+    return [{"code": code} for code in firsts.values()]
+
+
 dash.register_page(__name__, path="/ward", path_template="/ward/<code>",
-                   title="Ward profiler - Borough Dashboards", order=3)
+                   title="Ward profiler - Borough Dashboards", order=3, layout_samples=_samples)
 
 log = logging.getLogger(__name__)
 
@@ -442,10 +452,9 @@ def layout(code: str | None = None, **query):
     store, known, tables = _context()
     defaults = filters.default_state(known)
     path_form = code is not None
-    wanted = code if path_form else (query.get("ward") if isinstance(query.get("ward"), str)
-                                     else None)
+    wanted, doubled = (code, []) if path_form else read_single(query, "ward", "ward")
     common = [dcc.Location(id=IDS["nav"], refresh="callback-nav"),
-              dcc.Store(id=IDS["recent"], storage_type="local")]
+              dcc.Store(id=IDS["recent"], storage_type="local", data=[])]  # ward codes
     if not wanted or not wanted.strip():
         _, notes = parse({k: v for k, v in query.items() if k != "ward"}, known, defaults)
         return html.Div([*common, dcc.Store(id=QUERY, data=""),
@@ -457,6 +466,7 @@ def layout(code: str | None = None, **query):
                          dcc.Store(id=IDS["current"], data=None),
                          not_found_layout(wanted, [])])
     state, notes = parse({**query, "ward": ward.code, "layer": ward.layer}, known, defaults)
+    notes = [*doubled, *notes]
     compare = profile.ward_info(tables.layers, state.compare) if state.compare else None
     prof = _build(ward, compare)
     return html.Div([*common,
