@@ -442,10 +442,10 @@ TRICKS = ("..%2f..%2fapp.py", "../../app.py", "%2e%2e/%2e%2e/etc/passwd", "..%25
           "dash/dash_table/bundle.js", "dash/dcc/async-nonexistent.js", "nonexistent/x.js",
           "dash/dcc/async-graph.v9_9_9m999.js", "dash/%2e%2e/%2e%2e/app.py", "%5c..%5capp.py",
           "x" * 3000, "dash/" + "a/" * 200, "%ff%fe", "dash/deps/polyfill@7.v0.js",
-          "style.css%00", "..;/app.py")
+          "style.css%00", "..;/app.py", "x/y", "E05014098/other")
 UNKNOWN_PAGES = ("/.git/config", "/app.py", "/.env", "/wp-login.php", "/admin",
-                 "/ev/x", "/needs/../app.py", "/sources.json", "/%00", "/ward/x/y",
-                 "/ward/E05014098/other", "/index.php?x=1", "/server-status", "/_dash-layout/x",
+                 "/ev/x", "/needs/../app.py", "/sources.json", "/%00", "/index.php?x=1",
+                 "/server-status", "/_dash-layout/x",
                  "/healthz/x", "/robots.txt", "/favicon.ico.bak", "/ev%2f..%2fapp.py",
                  "/cgi-bin/test.cgi")
 

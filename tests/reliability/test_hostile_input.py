@@ -123,16 +123,17 @@ def test_malformed_callback_bodies_are_refused_without_a_traceback(client, valid
     assert errors.take() == [], (body.label, body.output)
 
 
+WRONG_TYPES = ("list", "dict", "bool", "1e308", "NaN", "month 2025-13")
+
+
 def test_callback_inputs_of_the_wrong_type_get_no_500(client, valid, errors):
     # Every kind of wrong value once in the first input of every callback (the generated test
-    # above samples them; this covers each pair).
+    # above samples every kind; this covers each pair for the commonest).
     errors.take()
     failing = []
     for body in valid:
-        for kind, bad in hostile.BAD_VALUES.items():
-            if kind in ("huge string", "100,000 items"):
-                continue   # covered by the generated test; slow to send 25 times each
-            text = hostile._with_value(body, "inputs", 0, bad())
+        for kind in WRONG_TYPES:
+            text = hostile._with_value(body, "inputs", 0, hostile.BAD_VALUES[kind]())
             status = client.post(UPDATE, data=text.encode(),
                                  content_type="application/json").status_code
             if status >= 500:
