@@ -621,7 +621,7 @@ def report(r: dict, command: str) -> str:
         "",
         f"- Killed worker: pid {K['victim']} at {K['killed_at_s']:.1f} s; "
         f"`/healthz` answered again after {_s(K['answered_after_s'])} and gunicorn had a "
-        f"replacement after {_s(K['replaced_after_s'])}; {K['failed_after_kill']} requests "
+        f"replacement after {_s(K['replaced_after_s'])}; {K['failed']} requests "
         "failed (the ones that worker was serving when it died, as connection errors). "
         f"Statuses: {', '.join(f'{k}: {v}' for k, v in sorted(K['statuses'].items()))}.",
         f"- Cache deleted at {D['deleted_at_s']:.1f} s; the folder existed again afterwards: "
@@ -704,7 +704,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "RELIABILITY.md")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 40 links, 40 bodies, 8 clients for 10 s")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the report again from bench/results/reliability.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        results = json.loads((ROOT / "bench" / "results" / "reliability.json").read_text())
+        text = report(results, results.get("command", "python -m bench.reliability"))
+        args.out.write_text(text, encoding="utf-8")
+        print(text)
+        return 0 if all(ok for _, ok in verdict(results)) else 1
     if args.quick:
         args.links, args.bodies, args.clients, args.duration = 40, 40, 8, 10.0
         args.fault_duration = 9.0
@@ -787,6 +795,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     results["seconds"] = time.perf_counter() - started
     results["machine"] = {**machine_facts(), "load_start": load_start}
+    results["command"] = command
     save("reliability", results)
     text = report(results, command)
     args.out.write_text(text, encoding="utf-8")
