@@ -697,7 +697,8 @@ def sessions_dir(config) -> Path:
     return Path(config.cache_dir) / f"sessions-seed{config.sim_seed}-x{config.sim_scale:g}"
 
 
-def _file_digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks (files may be larger than memory should hold)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -721,8 +722,8 @@ def fingerprint(config, demand: pd.Series) -> str:
     parts = {
         "version": SIMULATION_VERSION, "start": SIM_START, "months": SIM_MONTHS,
         "seed": int(config.sim_seed), "scale": float(config.sim_scale),
-        "chargepoints": _file_digest(schema.chargepoints_path(data_dir)),
-        "reference": _file_digest(schema.reference_sessions_path(data_dir)),
+        "chargepoints": file_sha256(schema.chargepoints_path(data_dir)),
+        "reference": file_sha256(schema.reference_sessions_path(data_dir)),
         "demand": hashlib.sha256(demand.to_json().encode()).hexdigest(),
     }
     digest.update(json.dumps(parts, sort_keys=True).encode())

@@ -25,6 +25,7 @@ from dashboard.ingest import validate
 from dashboard.ingest.datastore import DatasetStore
 from dashboard.ingest.readers import PARSED_COLUMNS, IngestError, read_file
 from dashboard.text import fmt_period
+from dashboard.usage import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,6 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
     if b < a:
         raise ValueError(f"the period ends before it starts: {text!r}")
     return a, (b.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def usage_label(record: dict | None) -> str:
@@ -140,7 +133,7 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
     now = options.now or dt.datetime.now(dt.timezone.utc)
     paths = [Path(p) for p in paths]
     names = options.names or [p.name for p in paths]
-    digests = [sha256(p) if p.is_file() else "" for p in paths]
+    digests = [file_sha256(p) if p.is_file() else "" for p in paths]
 
     parsed = []
     with tempfile.TemporaryDirectory(prefix="bd-ingest-") as work:
