@@ -64,6 +64,12 @@ ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) ", re.MULTILINE)
 
 
 # HTTP --------------------------------------------------------------------------------------------
+def _without_run_folder(text: str) -> str:
+    """A log line with the run's own temporary folder named as such: the report describes the
+    app, not the machine it ran on."""
+    return re.sub(r"/\S*bd-reliability-[A-Za-z0-9_]+", "<run folder>", text)
+
+
 def send(session: requests.Session, method: str, url: str, *, data: bytes | None = None,
          headers: dict | None = None, timeout: float = 60.0) -> requests.Response:
     """A request whose URL is sent exactly as written (requests would re-quote it)."""
@@ -643,7 +649,7 @@ def report(r: dict, command: str) -> str:
         if e["stopped"]:
             out.append(f"- `BD_DATA_DIR` pointing at {label}: start-up stopped after "
                        f"{e['seconds']:.1f} s (exit code {e['exit_code']}, {e['tracebacks']} "
-                       f"tracebacks) with: `{e['line'][:300]}`")
+                       f"tracebacks) with: `{_without_run_folder(e['line'])[:300]}`")
         else:
             out.append(f"- `BD_DATA_DIR` pointing at {label}: **the app started anyway** "
                        f"({', '.join(f'{k} {v}' for k, v in e['statuses'].items())}).")
