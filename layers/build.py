@@ -231,6 +231,15 @@ def dataset_rows() -> list[dict]:
     """Source-manifest rows for the boundary files this module reads."""
     ons = ("Source: Office for National Statistics licensed under the Open Government Licence "
            "v.3.0. Contains OS data © Crown copyright and database right 2022.")
+    # The BGC file draws the 2022 wards and the BSC file names their boroughs: one release.
+    wards_2022 = {
+        "publisher": "Office for National Statistics (Open Geography Portal)",
+        "licence": "OGL v3.0",
+        "attribution": ons,
+        "period": "December 2022",
+        "geography": "704 London wards (679 borough wards, 25 City of London wards)",
+        "official_url": "https://geoportal.statistics.gov.uk/search?q=BDY_WD%20DEC_2022",
+    }
     return [
         {
             "dataset_id": "gla-statistical-gis-2011",
@@ -250,14 +259,9 @@ def dataset_rows() -> list[dict]:
                              "rounded to 5 decimal places."),
         },
         {
+            **wards_2022,
             "dataset_id": "ons-wards-2022-bgc",
             "title": "Wards (December 2022) Boundaries UK BGC",
-            "publisher": "Office for National Statistics (Open Geography Portal)",
-            "licence": "OGL v3.0",
-            "attribution": ons,
-            "period": "December 2022",
-            "geography": "704 London wards (679 borough wards, 25 City of London wards)",
-            "official_url": "https://geoportal.statistics.gov.uk/search?q=BDY_WD%20DEC_2022",
             "raw_folder": WARD2022_DIR,
             "used_for": "2022 ward layer (the default: current councillors sit in these wards), "
                         "and the ward each charge device is assigned to",
@@ -269,14 +273,9 @@ def dataset_rows() -> list[dict]:
                 "rounded to 5 decimal places. Areas measured before simplifying."),
         },
         {
+            **wards_2022,
             "dataset_id": "ons-wards-2022-bsc",
             "title": "Wards (December 2022) Boundaries UK BSC",
-            "publisher": "Office for National Statistics (Open Geography Portal)",
-            "licence": "OGL v3.0",
-            "attribution": ons,
-            "period": "December 2022",
-            "geography": "704 London wards (679 borough wards, 25 City of London wards)",
-            "official_url": "https://geoportal.statistics.gov.uk/search?q=BDY_WD%20DEC_2022",
             "raw_folder": "boundaries/ons-wards-2022-bsc",
             "used_for": "Borough names of the 2022 ward layer (the BGC file carries codes only)",
             "method_notes": ("Attributes only (its 200 m shapes are not drawn); same ward and "
