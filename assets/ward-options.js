@@ -1,5 +1,5 @@
 /* Ward pickers follow the borough picker in the browser: the options of every ward layer and
-   borough come once from a cached file (see dashboard/ward_lists.py), so changing the borough
+   borough come once from a cached file (see dashboard/core/ward_lists.py), so changing the borough
    sends no list of wards. */
 (function () {
     "use strict";

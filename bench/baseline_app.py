@@ -19,8 +19,9 @@ import pandas as pd
 import plotly.express as px
 from dash import Dash, Input, Output, dcc, html
 
-from dashboard import schema, usage
-from dashboard.config import Config
+from dashboard.data import schema
+from dashboard.data import usage
+from dashboard.core.config import Config
 
 CONFIG = Config.from_env()
 LONDON = {"lat": 51.49, "lon": -0.1}

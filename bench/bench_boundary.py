@@ -30,8 +30,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=200)
     args = parser.parse_args()
 
-    from dashboard import boundary
-    from dashboard.app import create_app
+    from dashboard.core import boundary
+    from dashboard.core.app import create_app
     from tests.unit.test_boundary import body
 
     app = create_app()

@@ -29,7 +29,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dashboard.config import DEFAULT_DATA_DIR  # noqa: E402
+from dashboard.core.config import DEFAULT_DATA_DIR  # noqa: E402
 from tests.unit import ingest_files as F  # noqa: E402
 
 CHUNK = 1_000_000

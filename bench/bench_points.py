@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from bench.common import machine_facts, our_app, save, summarise, table
-from dashboard import schema
-from dashboard.config import CHROMIUM, DEFAULT_DATA_DIR
+from dashboard.data import schema
+from dashboard.core.config import CHROMIUM, DEFAULT_DATA_DIR
 from dashboard.figures import ev as figs
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",

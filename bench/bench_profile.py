@@ -15,9 +15,10 @@ import json
 import time
 
 from bench.common import summarise
-from dashboard import profile, schema
-from dashboard.config import Config
-from dashboard.store import Store
+from dashboard.views.ward import model as profile
+from dashboard.data import schema
+from dashboard.core.config import Config
+from dashboard.data.store import Store
 
 
 def main() -> None:

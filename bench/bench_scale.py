@@ -28,9 +28,9 @@ from pathlib import Path
 
 from bench.common import (CHROMIUM, CHROMIUM_ARGS, RESULTS, Server, fmt, machine_facts, save,
                           table, timed)
-from dashboard import usage
-from dashboard.config import Config
-from dashboard.store import Store, UsageFilter, index_path
+from dashboard.data import usage
+from dashboard.core.config import Config
+from dashboard.data.store import Store, UsageFilter, index_path
 
 LAMBETH, BRIXTON_WINDRUSH = "E09000022", "E05014098"
 PERIOD = ("2025-04", "2026-03")

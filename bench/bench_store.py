@@ -28,9 +28,10 @@ import pandas as pd  # noqa: E402
 import pyarrow  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
 
-from dashboard import schema, usage  # noqa: E402
-from dashboard.config import Config  # noqa: E402
-from dashboard.store import Store, UsageFilter  # noqa: E402
+from dashboard.data import schema  # noqa: E402
+from dashboard.data import usage  # noqa: E402
+from dashboard.core.config import Config  # noqa: E402
+from dashboard.data.store import Store, UsageFilter  # noqa: E402
 
 PERIOD = ("2024-07", "2025-06")  # 12 months inside the simulated period
 

@@ -6,7 +6,7 @@ hypothesis strategies; :func:`draw` turns a strategy into a fixed, reproducible 
 for the benchmark, while the tests use the same strategies under ``@given``.
 
 A link case is a page path and a query string built from that page's own parameters (the names
-``dashboard.state`` and the pages read), with values that are unknown codes, markup and script
+``dashboard.domain.state`` and the pages read), with values that are unknown codes, markup and script
 payloads, control characters, impossible or reversed months, huge values, doubled parameters and
 odd percent-encodings. A callback case starts from a valid ``/_dash-update-component`` body for
 one callback the app registers (read from its ``/_dash-dependencies``, filled with the values of

@@ -52,7 +52,7 @@ def run(reps: int, cache: bool) -> dict:
     os.environ["BD_EV_CACHE"] = "32" if cache else "0"
     os.environ.setdefault("BD_LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
-    from dashboard.app import create_app
+    from dashboard.core.app import create_app
 
     client = create_app().server.test_client()
     steps = _requests()

@@ -107,7 +107,7 @@ def check(results: dict) -> list[list]:
         rows.append([f"x{worst['scale']:g} aggregate queries p95 <= {SCALE_P95_MS:g} ms",
                      f"worst {fmt(worst['p95_ms'])} ms ({worst['query']}, {worst['place']}, "
                      f"{worst['filter']})", worst["p95_ms"] <= SCALE_P95_MS])
-    from dashboard.config import DEFAULT_DUCKDB_MEMORY
+    from dashboard.core.config import DEFAULT_DUCKDB_MEMORY
     for mem in sc.get("memory", []):
         if mem["scale"] == 1.0:
             continue

@@ -2,7 +2,7 @@
 
 Each layer is written twice:
 - ``data/layers/<name>.parquet``: GeoParquet in EPSG:4326 with the columns of
-  ``dashboard.schema.LAYER_COLUMNS``, used for spatial joins and attribute look-ups;
+  ``dashboard.data.schema.LAYER_COLUMNS``, used for spatial joins and attribute look-ups;
 - ``data/web/<name>.json``: a compact GeoJSON FeatureCollection for the browser, feature ``id`` =
   GSS code, coordinates rounded to 5 decimal places (about 1 m).
 
@@ -19,7 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from dashboard import schema
+from dashboard.data import schema
 from layers.registry import LAYER_SPECS
 
 BNG = "EPSG:27700"

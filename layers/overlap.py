@@ -18,7 +18,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from dashboard import schema
+from dashboard.data import schema
 
 BNG = "EPSG:27700"
 MIN_SHARE = 0.05

@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dashboard import schema
+from dashboard.data import schema
 
 BNG = "EPSG:27700"
 NEAREST_M = 150.0

@@ -1,10 +1,10 @@
 """EV charging (/ev): where charge devices are, how much they are used, and where supply is thin.
 
-The numbers come from ``dashboard.ev`` and the charts from ``dashboard.figures.ev``. A filter
+The numbers come from ``dashboard.views.ev.model`` and the charts from ``dashboard.figures.ev``. A filter
 change is two requests (see "Callbacks"): first the map gets a ``Patch`` of ward values (never
 geometry) and the selected devices (rows or a bit set) that ``assets/ev.js`` turns into points,
 from every device's position fetched once from a fingerprinted, cacheable URL
-(``dashboard.ev.POINTS_ROUTE``); then the headline cards get a ``Patch`` of their texts, and each chart a
+(``dashboard.views.ev.model.POINTS_ROUTE``); then the headline cards get a ``Patch`` of their texts, and each chart a
 ``Patch`` of its data when the browser already shows a chart of the same structure
 (``figs.refresh``). The device table travels as compact rows that ``assets/ev.js`` draws.
 """
@@ -19,14 +19,19 @@ from dash import (ALL, ClientsideFunction, Input, Output, Patch, State, callback
                   clientside_callback, ctx, dcc, html, no_update)
 from dash.exceptions import PreventUpdate
 
-from dashboard import components as ui
-from dashboard import coverage, ev, filters, runtime, schema, ward_lists
-from dashboard import export as exports
+from dashboard.ui import components as ui
+from dashboard.domain import coverage
+from dashboard.views.ev import model as ev
+from dashboard.domain import filters
+from dashboard.core import runtime
+from dashboard.data import schema
+from dashboard.core import ward_lists
+from dashboard.domain import export as exports
 from dashboard.figures import ev as figs
 from dashboard.figures import graph_config
-from dashboard.state import (FilterState, Message, chosen_month, narrow, parse, read_choice,
-                             to_query)
-from dashboard.text import fmt_number, fmt_pct, fmt_period
+from dashboard.domain.state import (FilterState, Message, chosen_month, narrow, parse,
+    read_choice, to_query)
+from dashboard.domain.text import fmt_number, fmt_pct, fmt_period
 
 dash.register_page(__name__, path="/ev", title="EV charging - Borough Dashboards", order=1)
 

@@ -16,12 +16,17 @@ import pandas as pd
 from dash import (MATCH, Input, Output, Patch, State, callback, clientside_callback, ctx,
                   dcc, html, no_update)
 
-from dashboard import components as ui
-from dashboard import export, filters, needs, runtime, schema, ward_lists
+from dashboard.ui import components as ui
+from dashboard.domain import export
+from dashboard.domain import filters
+from dashboard.views.needs import model as needs
+from dashboard.core import runtime
+from dashboard.data import schema
+from dashboard.core import ward_lists
 from dashboard.figures import fit_extent, graph_config
 from dashboard.figures import needs as figs
-from dashboard.state import Message, chosen_month, narrow, parse, to_query
-from dashboard.text import fmt_number, fmt_period, join_and
+from dashboard.domain.state import Message, chosen_month, narrow, parse, to_query
+from dashboard.domain.text import fmt_number, fmt_period, join_and
 
 dash.register_page(__name__, path="/needs", title="Residents' needs - Borough Dashboards", order=2)
 

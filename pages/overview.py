@@ -4,11 +4,15 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import components as ui
-from dashboard import coverage, filters, overview, runtime, ward_lists
+from dashboard.ui import components as ui
+from dashboard.domain import coverage
+from dashboard.domain import filters
+from dashboard.views.overview import model as overview
+from dashboard.core import runtime
+from dashboard.core import ward_lists
 from dashboard.figures import (LONDON_CENTRE, LONDON_ZOOM, choropleth_map, graph_config,
                                patch_choropleth)
-from dashboard.state import narrow, parse, to_query
+from dashboard.domain.state import narrow, parse, to_query
 
 dash.register_page(__name__, path="/", title="Overview - Borough Dashboards", order=0)
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import coverage, filters, profile, runtime, sources
+from dashboard.domain import coverage
+from dashboard.domain import filters
+from dashboard.views.ward import model as profile
+from dashboard.core import runtime
+from dashboard.views.sources import model as sources
 
 dash.register_page(__name__, path="/sources", title="Data and sources - Borough Dashboards",
                    order=4)

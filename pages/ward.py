@@ -7,14 +7,19 @@ import logging
 import dash
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
-from dashboard import components as ui
-from dashboard import export, filters, pdf, profile, runtime, schema
+from dashboard.ui import components as ui
+from dashboard.domain import export
+from dashboard.domain import filters
+from dashboard.core import pdf
+from dashboard.views.ward import model as profile
+from dashboard.core import runtime
+from dashboard.data import schema
 from dashboard.figures import fit_extent, graph_config
 from dashboard.figures.ev import SPEED_STYLES
 from dashboard.figures.ward import (Line, SpineRow, VERDICT_SYMBOLS, finder_map, locator_map,
                                     locator_points, spine_cell, spine_legend, trend_chart)
-from dashboard.state import excerpt, parse, read_single, to_query
-from dashboard.text import fmt_month, fmt_number, fmt_pct, fmt_rate, join_and
+from dashboard.domain.state import excerpt, parse, read_single, to_query
+from dashboard.domain.text import fmt_month, fmt_number, fmt_pct, fmt_rate, join_and
 
 
 def _samples() -> list[dict]:

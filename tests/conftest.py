@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.config import DEFAULT_DATA_DIR, DEFAULT_RAW_DIR
+from dashboard.core.config import DEFAULT_DATA_DIR, DEFAULT_RAW_DIR
 
 
 @pytest.fixture(scope="session")

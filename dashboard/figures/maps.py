@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Patch
 
-from dashboard.memo import derived
+from dashboard.core.memo import derived
 
 FONT = dict(family="Arial, 'Liberation Sans', Helvetica, sans-serif", size=15, color="#0b0c0c")
 # ColorBrewer YlGnBu: sequential and colour-blind safe. Dark always means "more need" once the

@@ -1,7 +1,7 @@
 """Figures of the Residents' needs page: the classed ward map and its patches, the ranking bars,
 the distribution strip, need against provision (scatter and flag map) and the series lines.
 
-Pure builders of data already read and ranked by ``dashboard.needs``; nothing here reads files.
+Pure builders of data already read and ranked by ``dashboard.views.needs.model``; nothing here reads files.
 Maps take their geometry by URL and read ward names from the GeoJSON properties
 (``%{properties.name}``), so patches carry values only.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch
 
-from dashboard import needs
+from dashboard.views.needs import model as needs
 from dashboard.figures.maps import LONDON_CENTRE, LONDON_ZOOM, NO_DATA, base_layout
 
 # Trace order of the needs map (patches rely on it).

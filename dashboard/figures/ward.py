@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from dashboard.figures.maps import FONT, base_layout
-from dashboard.text import finite
+from dashboard.domain.text import finite
 
 CENTRE = 0.5
 VERDICTS = ("better", "worse", "similar", "neutral", "none")

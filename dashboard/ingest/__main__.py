@@ -15,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from dashboard.config import Config
+from dashboard.core.config import Config
 from dashboard.ingest import readers
 from dashboard.ingest.datastore import DatasetStore, UnknownDataset
 from dashboard.ingest.importer import Options, parse_period, run_import

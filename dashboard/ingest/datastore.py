@@ -35,8 +35,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dashboard.config import ROOT
-from dashboard.usage import file_lock
+from dashboard.core.config import ROOT
+from dashboard.data.usage import file_lock
 
 log = logging.getLogger(__name__)
 

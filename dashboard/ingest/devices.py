@@ -148,7 +148,7 @@ def match(refs: pd.DataFrame, devices: pd.DataFrame, known: dict[str, str],
 
 
 def _new_devices(refs: pd.DataFrame, codes: pd.DataFrame, columns, marker: str) -> pd.DataFrame:
-    from dashboard.schema import speed_class
+    from dashboard.data.schema import speed_class
     out = pd.DataFrame({
         "device_id": refs["device_id"].to_numpy(),
         "name": refs["site_ref"].where(refs["site_ref"].ne(""), refs["key"]).to_numpy(),

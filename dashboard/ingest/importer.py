@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dashboard import schema
+from dashboard.data import schema
 from dashboard.ingest import devices as dev
 from dashboard.ingest import validate
 from dashboard.ingest.datastore import DatasetStore
 from dashboard.ingest.readers import PARSED_COLUMNS, IngestError, read_file
-from dashboard.text import fmt_period
-from dashboard.usage import file_sha256
+from dashboard.domain.text import fmt_period
+from dashboard.data.usage import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ def run_import(paths: list[Path], store: DatasetStore, data_dir: Path,
     }
     result["dataset_id"] = record["dataset_id"]
     result["label"] = usage_label(record)
-    from dashboard.store import ensure_index
+    from dashboard.data.store import ensure_index
     store.create(record["dataset_id"],
                  sessions=_sessions_table(kept, kept_codes, device_by), record=record,
                  report_csv=report_bytes, devices_csv=_devices_csv(refs_used),
@@ -333,7 +333,7 @@ def _unmatched_list(refs: pd.DataFrame) -> list[dict]:
 
 
 def _devices_csv(refs: pd.DataFrame) -> bytes:
-    from dashboard.export import neutralise
+    from dashboard.domain.export import neutralise
     out = refs[["key", "status", "how", "device_id", "lat", "lon", "distance_m", "sessions"]].copy()
     out["key"] = out["key"].astype(str).map(neutralise)
     buf = io.StringIO()

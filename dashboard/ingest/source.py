@@ -1,6 +1,6 @@
 """Which usage a view shows: the simulation (the default) or an imported dataset.
 
-A link names an imported dataset as ``usage=<dataset_id>``. Read as ``dashboard.state`` reads
+A link names an imported dataset as ``usage=<dataset_id>``. Read as ``dashboard.domain.state`` reads
 every parameter: never failing, and explaining what it drops. An unknown or unreadable id shows
 the simulation, with a message and a logged warning; a blank value is the simulation.
 ``UsageSource`` carries what a page needs to label every usage figure: "Simulated usage", or
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dashboard.ingest.datastore import DatasetStore, UnknownDataset
 from dashboard.ingest.importer import usage_label
-from dashboard.state import Message, excerpt
+from dashboard.domain.state import Message, excerpt
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class StoreCache:
         self._stores: OrderedDict[str, object] = OrderedDict()
 
     def get(self, dataset_id: str):
-        from dashboard.store import Store
+        from dashboard.data.store import Store
         with self._lock:
             store = self._stores.pop(dataset_id, None)
             if store is None:

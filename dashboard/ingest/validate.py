@@ -12,7 +12,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from dashboard.export import neutralise
+from dashboard.domain.export import neutralise
 
 ERRORS = {
     "credited": "an OCPI CDR cancelled by a credit CDR (both left out)",

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from dashboard.config import DEFAULT_DATA_DIR, DEFAULT_RAW_DIR
+from dashboard.core.config import DEFAULT_DATA_DIR, DEFAULT_RAW_DIR
 from dashboard.pipeline import manifest
 
 log = logging.getLogger("dashboard.pipeline")
@@ -22,7 +22,7 @@ log = logging.getLogger("dashboard.pipeline")
 
 def steps():
     """The pipeline steps in dependency order: (name, build function, dataset_rows function)."""
-    from dashboard import usage
+    from dashboard.data import usage
     from dashboard.pipeline import chargepoints, indicators, similar
     from layers import build as layers_build
 

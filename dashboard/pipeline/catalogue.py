@@ -20,7 +20,7 @@ PSI_ATTRIBUTION = ("Contains public sector information licensed under the Open G
 CENSUS_DAY = "Census Day, 21 March 2021"
 CENSUS_2011 = "Census Day, 27 March 2011"
 
-# Dataset rows (columns of dashboard.schema.DATASET_COLUMNS) -------------------------------------
+# Dataset rows (columns of dashboard.data.schema.DATASET_COLUMNS) -------------------------------------
 DATASETS: tuple[dict, ...] = (
     {
         "dataset_id": "census2021-oa",

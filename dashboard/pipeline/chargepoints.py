@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
-from dashboard import schema
+from dashboard.data import schema
 from layers.spatial import NEAREST_M, assign_points
 
 BNG = "EPSG:27700"

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 
-from dashboard import schema
+from dashboard.data import schema
 from dashboard.pipeline import catalogue
 from dashboard.pipeline.catalogue import Entry
 
@@ -464,5 +464,5 @@ def build(raw_dir: Path, out_dir: Path) -> dict:
 
 
 def dataset_rows() -> list[dict]:
-    """Source-manifest rows (``dashboard.schema.DATASET_COLUMNS``) for every dataset read here."""
+    """Source-manifest rows (``dashboard.data.schema.DATASET_COLUMNS``) for every dataset read here."""
     return [dict(row) for row in catalogue.DATASETS]

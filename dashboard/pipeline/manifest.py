@@ -9,7 +9,7 @@ import csv
 import io
 from pathlib import Path
 
-from dashboard import schema
+from dashboard.data import schema
 
 SIMULATION_ROW = {
     "dataset_id": "simulated-usage",

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard import schema
+from dashboard.data import schema
 
 log = logging.getLogger(__name__)
 

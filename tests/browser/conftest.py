@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboard.config import CHROMIUM
+from dashboard.core.config import CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [

@@ -11,10 +11,13 @@ import pytest
 
 import pandas as pd
 
-from dashboard import ev, filters, runtime, schema
-from dashboard.config import DEFAULT_DATA_DIR
+from dashboard.views.ev import model as ev
+from dashboard.domain import filters
+from dashboard.core import runtime
+from dashboard.data import schema
+from dashboard.core.config import DEFAULT_DATA_DIR
 from dashboard.figures import ev as figs
-from dashboard.text import fmt_number
+from dashboard.domain.text import fmt_number
 
 from tests.browser.conftest import TIMEOUT_MS, axe_serious, describe, points_over_areas
 

@@ -6,8 +6,9 @@ import re
 
 import requests
 
-from dashboard.app import PLOTLY_JS_ROUTE, GeoAssets
-from dashboard.config import DEFAULT_DATA_DIR
+from dashboard.core.app import PLOTLY_JS_ROUTE
+from dashboard.core.geo import GeoAssets
+from dashboard.core.config import DEFAULT_DATA_DIR
 
 
 def test_security_headers_on_pages_and_callbacks(app_url):

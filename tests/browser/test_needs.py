@@ -9,10 +9,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dashboard import needs, schema
-from dashboard.config import DEFAULT_DATA_DIR, Config
-from dashboard.store import Store
-from dashboard.text import fmt_number, ordinal
+from dashboard.views.needs import model as needs
+from dashboard.data import schema
+from dashboard.core.config import DEFAULT_DATA_DIR, Config
+from dashboard.data.store import Store
+from dashboard.domain.text import fmt_number, ordinal
 from tests.browser.conftest import axe_serious, describe, pick_with_keys, settle
 
 LAMBETH = "E09000022"

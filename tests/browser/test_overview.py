@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dashboard import schema
-from dashboard.config import DEFAULT_DATA_DIR
+from dashboard.data import schema
+from dashboard.core.config import DEFAULT_DATA_DIR
 from tests.browser.conftest import (axe_serious, describe, new_context, pick_with_keys,
                                     rendered_areas)
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import requests
 
-from dashboard import schema
-from dashboard.config import DEFAULT_DATA_DIR
-from dashboard.shell import NAV
+from dashboard.data import schema
+from dashboard.core.config import DEFAULT_DATA_DIR
+from dashboard.core.shell import NAV
 
 from tests.browser.conftest import axe_serious, describe
 

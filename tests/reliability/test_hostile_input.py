@@ -43,7 +43,7 @@ class Errors(logging.Handler):
 
 @pytest.fixture(scope="module")
 def app():
-    from dashboard.app import create_app
+    from dashboard.core.app import create_app
     return create_app()
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from dashboard import schema
+from dashboard.data import schema
 
 PERIOD_START = pd.Timestamp("2025-04-07")  # a Monday
 WEEKS = 12

@@ -8,8 +8,8 @@ import logging
 import pytest
 from dash import Input, Output
 
-from dashboard import boundary
-from dashboard.boundary import Catalogue, Component
+from dashboard.core import boundary
+from dashboard.core.boundary import Catalogue, Component
 
 URL = "/_dash-update-component"
 
@@ -106,7 +106,7 @@ def test_a_malformed_body_gets_a_400_with_a_short_reason_and_one_warning(dash_ap
     assert r.is_json and r.get_json()["error"] == "bad callback request"
     assert len(r.data) < 200
     warnings = [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and warnings[0].name == "dashboard.boundary"
+    assert len(warnings) == 1 and warnings[0].name == "dashboard.core.boundary"
     assert warnings[0].exc_info is None and "Traceback" not in caplog.text
 
 
@@ -117,7 +117,7 @@ def test_the_same_callback_with_a_good_body_is_answered_without_a_warning(dash_a
                               values={"ev-borough.value": "E09000022"}))
     assert r.status_code == 200
     assert "Lambeth" in r.get_data(as_text=True)
-    assert not [rec for rec in caplog.records if rec.name == "dashboard.boundary"]
+    assert not [rec for rec in caplog.records if rec.name == "dashboard.core.boundary"]
 
 
 @pytest.mark.parametrize("sent", [["E09000022"], {"code": "E09000022"}, True, 1e308])
@@ -131,7 +131,7 @@ def test_a_wrong_type_where_a_borough_is_expected_is_read_as_no_borough(dash_app
     with caplog.at_level(logging.WARNING):
         assert answer(sent) == answer(None)
     assert "Traceback" not in caplog.text
-    coerced = [r for r in caplog.records if r.name == "dashboard.boundary"]
+    coerced = [r for r in caplog.records if r.name == "dashboard.core.boundary"]
     assert [r.getMessage() for r in coerced] == [
         "callback values of the wrong type read as none: ev-borough.value"]
 
@@ -289,4 +289,4 @@ def test_a_real_map_click_is_passed_on_without_a_warning(dash_app, client, caplo
         r = post(client, body(dash_app, "ov-borough.value", values={"ov-map.clickData": click},
                               changed="ov-map.clickData"))
     assert r.status_code == 200 and "E09000022" in r.get_data(as_text=True)
-    assert not [rec for rec in caplog.records if rec.name == "dashboard.boundary"]
+    assert not [rec for rec in caplog.records if rec.name == "dashboard.core.boundary"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from dashboard import schema
+from dashboard.data import schema
 from dashboard.pipeline import chargepoints as cp
 from layers.spatial import NEAREST_M
 

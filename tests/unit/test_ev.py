@@ -1,4 +1,4 @@
-"""The EV page's numbers (dashboard.ev) on the processed data, checked against the store's own
+"""The EV page's numbers (dashboard.views.ev.model) on the processed data, checked against the store's own
 totals and hand-computed cases, including empty selections."""
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import ev, filters, metrics, runtime, schema
-from dashboard.store import USAGE_COLUMNS, UsageFilter
+from dashboard.views.ev import model as ev
+from dashboard.domain import filters
+from dashboard.domain import metrics
+from dashboard.core import runtime
+from dashboard.data import schema
+from dashboard.data.store import USAGE_COLUMNS, UsageFilter
 
 LAMBETH, BEXLEY, CITY, SOUTHWARK = "E09000022", "E09000004", "E09000001", "E09000028"
 
@@ -418,7 +422,7 @@ def test_results_keep_the_most_recent_states_only():
 
 
 def test_result_cache_size_is_configured():
-    from dashboard.config import Config
+    from dashboard.core.config import Config
     assert Config.from_env({}).ev_cache == 32
     assert Config.from_env({"BD_EV_CACHE": "0"}).ev_cache == 0
     assert Config.from_env({"BD_EV_CACHE": "many"}).ev_cache == 32

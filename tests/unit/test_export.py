@@ -12,18 +12,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from dashboard import export
-from dashboard.export import (
-    MAX_FILENAME_CHARS,
-    NO_ROWS,
-    SIMULATED_WARNING,
-    XLSX_MAX_CELL_CHARS,
-    ExportMeta,
-    filename,
-    neutralise,
-    to_csv_bytes,
-    to_xlsx_bytes,
-)
+from dashboard.domain import export
+from dashboard.domain.export import (MAX_FILENAME_CHARS, NO_ROWS, SIMULATED_WARNING,
+    XLSX_MAX_CELL_CHARS, ExportMeta, filename, neutralise, to_csv_bytes, to_xlsx_bytes)
 
 GENERATED = datetime(2026, 1, 15, 9, 30)
 DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "\r=x"]

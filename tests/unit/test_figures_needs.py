@@ -10,7 +10,7 @@ import pytest
 from dash import Patch
 from dash._utils import to_json
 
-from dashboard import needs
+from dashboard.views.needs import model as needs
 from dashboard.figures import needs as figs
 
 URL22, URL11, BOROUGH_URL = "/geo/ward2022.a.json", "/geo/ward2011.b.json", "/geo/borough.c.json"

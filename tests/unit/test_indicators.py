@@ -11,8 +11,8 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from dashboard import schema
-from dashboard.config import DEFAULT_DATA_DIR, DEFAULT_RAW_DIR
+from dashboard.data import schema
+from dashboard.core.config import DEFAULT_DATA_DIR, DEFAULT_RAW_DIR
 from dashboard.pipeline import indicators
 
 RAW = DEFAULT_RAW_DIR

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import schema
-from dashboard.config import Config
+from dashboard.data import schema
+from dashboard.core.config import Config
 from dashboard.ingest import (DatasetStore, IngestError, NeedsMapping, Options, UnknownDataset,
                               parse_period, run_import, usage_label)
 from dashboard.ingest.__main__ import main
-from dashboard.store import Store
+from dashboard.data.store import Store
 from tests.unit import ingest_files as F
 
 
@@ -249,14 +249,14 @@ def test_a_failed_import_leaves_nothing_and_delete_is_explicit_and_logged(frame,
     def broken(*_):
         raise OSError("disk full")
 
-    import dashboard.store
-    original = dashboard.store.ensure_index
-    dashboard.store.ensure_index = broken
+    import dashboard.data.store
+    original = dashboard.data.store.ensure_index
+    dashboard.data.store.ensure_index = broken
     try:
         with pytest.raises(OSError):
             run_import([path], ds, data_dir, Options())
     finally:
-        dashboard.store.ensure_index = original
+        dashboard.data.store.ensure_index = original
     assert ds.datasets() == []
     assert [p.name for p in ds.root.iterdir() if not p.name.startswith("_")] == []
     result = run_import([path], ds, data_dir, Options())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboard.config import DEFAULT_DATA_DIR
+from dashboard.core.config import DEFAULT_DATA_DIR
 from dashboard.ingest import DatasetStore, IngestError, Options, run_import
 from tests.unit import ingest_files as F
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from dashboard import schema
+from dashboard.data import schema
 from layers import build
 from layers.spatial import assign_points
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import metrics
+from dashboard.domain import metrics
 
 # Two devices over a 10-day period:
 #   A: rated 7 kW, available all 10 days            -> 240 device-hours, capacity 7 x 240 = 1680 kWh

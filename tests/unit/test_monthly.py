@@ -1,7 +1,7 @@
 """The store's array path for whole months gives the same frames as its SQL, on the app's data.
 
 ``Store`` answers totals, monthly series and (above ward level, without an operator filter)
-the weekday x hour heat-map from ``dashboard.monthly`` when a period is whole months; the SQL
+the weekday x hour heat-map from ``dashboard.data.monthly`` when a period is whole months; the SQL
 stays the definition. Each case here is asked twice, once as the app does and
 once with the array path turned off, and the frames must match: values, order, columns and
 dtypes.
@@ -13,8 +13,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from dashboard.config import Config
-from dashboard.store import BY_DIMENSIONS, Store
+from dashboard.core.config import Config
+from dashboard.data.store import BY_DIMENSIONS, Store
 
 LAMBETH, SOUTHWARK = "E09000022", "E09000028"
 ST_MARTINS = "E05014109"          # St Martin's, Lambeth (2022 wards)

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import needs, schema
-from dashboard.config import Config
-from dashboard.state import Known
-from dashboard.store import Store
+from dashboard.views.needs import model as needs
+from dashboard.data import schema
+from dashboard.core.config import Config
+from dashboard.domain.state import Known
+from dashboard.data.store import Store
 
 LAMBETH = "E09000022"
 CLAPHAM_EAST = "E05014100"        # a Lambeth ward (2022 boundaries)

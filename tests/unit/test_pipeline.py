@@ -9,8 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-from dashboard import schema
-from dashboard.config import ROOT
+from dashboard.data import schema
+from dashboard.core.config import ROOT
 
 
 def _digests(folder):

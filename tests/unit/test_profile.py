@@ -13,12 +13,14 @@ import io
 import pandas as pd
 import pytest
 
-from dashboard import export, profile, schema
-from dashboard.config import Config
+from dashboard.domain import export
+from dashboard.views.ward import model as profile
+from dashboard.data import schema
+from dashboard.core.config import Config
 from dashboard.figures.ward import (CENTRE, Line, SpineRow, spine_cell, spine_position,
                                     spine_positions, trend_chart)
-from dashboard.store import Store
-from dashboard.text import fmt_number, fmt_pct
+from dashboard.data.store import Store
+from dashboard.domain.text import fmt_number, fmt_pct
 
 BRIXTON = "E05014098"        # Brixton Windrush, Lambeth
 LAMBETH = "E09000022"
@@ -380,7 +382,7 @@ def test_trend_chart_reads_without_colour():
 
 
 def test_pdf_is_offered_only_where_the_server_can_print(monkeypatch):
-    from dashboard import pdf
+    from dashboard.core import pdf
 
     monkeypatch.setattr(pdf, "CHROMIUM", "/nonexistent/chromium")
     assert pdf.available() is False

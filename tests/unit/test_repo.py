@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from dashboard.config import ROOT
+from dashboard.core.config import ROOT
 
 
 def _readme_commands() -> list[str]:

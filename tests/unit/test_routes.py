@@ -10,10 +10,14 @@ import duckdb
 import flask
 import pytest
 
-from dashboard import pdf, profile, runtime, schema
-from dashboard.app import GeoAssets, _server, create_app
-from dashboard.config import DEFAULT_DATA_DIR, Config
-from dashboard.store import TABLES_NAME, ensure_tables
+from dashboard.core import pdf
+from dashboard.views.ward import model as profile
+from dashboard.core import runtime
+from dashboard.data import schema
+from dashboard.core.app import _server, create_app
+from dashboard.core.geo import GeoAssets
+from dashboard.core.config import DEFAULT_DATA_DIR, Config
+from dashboard.data.store import TABLES_NAME, ensure_tables
 
 from tests.unit.test_boundary import body, post
 
@@ -192,7 +196,7 @@ def test_every_required_data_file_is_in_the_committed_data():
 def test_a_link_over_gunicorns_limit_gets_a_plain_english_page():
     from gunicorn.http.errors import InvalidRequestLine, LimitRequestHeaders, LimitRequestLine
 
-    from dashboard.worker import too_large_response
+    from dashboard.core.worker import too_large_response
 
     response = too_large_response(LimitRequestLine(5019, 4094)).decode()
     assert response.startswith("HTTP/1.1 414 URI Too Long\r\n")

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import profile, schema
-from dashboard.config import Config
+from dashboard.views.ward import model as profile
+from dashboard.data import schema
+from dashboard.core.config import Config
 from dashboard.pipeline import similar as pipeline_similar
-from dashboard.store import Store
+from dashboard.data.store import Store
 
 BRIXTON = "E05014098"          # Brixton Windrush, Lambeth (2022)
 ALDERSGATE = "E05009288"       # a City of London ward (2022): the City's figures

@@ -9,22 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.schema import LONDON_CODE, SPEED_CLASSES
-from dashboard.state import (
-    KEEP,
-    MAX_QUERY_CHARS,
-    MAX_VALUE_CHARS,
-    WARD_LAYERS,
-    FilterState,
-    Known,
-    Message,
-    Ward,
-    excerpt,
-    narrow,
-    parse,
-    to_query,
-    to_search,
-)
+from dashboard.data.schema import LONDON_CODE, SPEED_CLASSES
+from dashboard.domain.state import (KEEP, MAX_QUERY_CHARS, MAX_VALUE_CHARS, WARD_LAYERS,
+    FilterState, Known, Message, Ward, excerpt, narrow, parse, to_query, to_search)
 
 LAMBETH, SOUTHWARK, CITY = "E09000022", "E09000028", "E09000001"
 ACRE_LANE, RUSH_COMMON, BANKSIDE, ALDERSGATE = "E05014096", "E05014097", "E05011095", "E05009288"
@@ -474,7 +461,7 @@ HOSTILE = [
     "measure",
 ])
 def test_hostile_values_are_never_echoed_raw(param, value, caplog):
-    with caplog.at_level(logging.INFO, logger="dashboard.state"):
+    with caplog.at_level(logging.INFO, logger="dashboard.domain.state"):
         state, messages = read({param: value})
     assert_valid(state)
     assert messages and all(m.level == "warning" for m in messages)
@@ -496,7 +483,7 @@ def test_excerpts_are_short_and_plain():
 
 
 def test_rejected_values_are_logged_as_warnings(caplog):
-    with caplog.at_level(logging.WARNING, logger="dashboard.state"):
+    with caplog.at_level(logging.WARNING, logger="dashboard.domain.state"):
         read("borough=<nope>&speed=warp")
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("'nope'" in line for line in logged)
@@ -668,7 +655,7 @@ def test_given_both_the_ward_wins():
 
 def test_unknown_codes_from_the_page_are_ignored_and_logged(caplog):
     state = DEFAULTS.replace(borough=LAMBETH, ward=ACRE_LANE)
-    with caplog.at_level(logging.WARNING, logger="dashboard.state"):
+    with caplog.at_level(logging.WARNING, logger="dashboard.domain.state"):
         assert narrow(state, KNOWN, ward="E05999999") == state
         assert narrow(state, KNOWN, borough="<b>E09999999") == state
     assert len(caplog.records) == 2 and "<" not in caplog.text

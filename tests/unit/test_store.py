@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import metrics, schema
-from dashboard.config import Config
-from dashboard.store import BY_DIMENSIONS, USAGE_COLUMNS, Store, UsageFilter, ensure_tables
+from dashboard.domain import metrics
+from dashboard.data import schema
+from dashboard.core.config import Config
+from dashboard.data.store import BY_DIMENSIONS, USAGE_COLUMNS, Store, UsageFilter, ensure_tables
 
 B1, B2 = "E09000001", "E09000002"
 W1, W2, W3 = "E05000001", "E05000002", "E05000003"

@@ -7,17 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.text import (
-    NO_DATA,
-    fmt_month,
-    fmt_number,
-    fmt_pct,
-    fmt_period,
-    fmt_rate,
-    join_and,
-    ordinal,
-    rank_phrase,
-)
+from dashboard.domain.text import (NO_DATA, fmt_month, fmt_number, fmt_pct, fmt_period, fmt_rate,
+    join_and, ordinal, rank_phrase)
 
 
 @pytest.mark.parametrize("n, expected", [
@@ -103,7 +94,7 @@ def test_join_and(items, expected):
 
 
 def test_coverage_sentence_names_both_counts_and_their_sources():
-    from dashboard import coverage
+    from dashboard.domain import coverage
 
     text = coverage.sentence(1234, "Lambeth", 2345.0, "Lambeth")
     assert text == ("1,234 devices on the map in Lambeth (the registry to February 2022, Open "

@@ -10,8 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from dashboard import schema, usage
-from dashboard.config import DEFAULT_RAW_DIR, Config
+from dashboard.data import schema
+from dashboard.data import usage
+from dashboard.core.config import DEFAULT_RAW_DIR, Config
 
 RAW = DEFAULT_RAW_DIR
 needs_raw = pytest.mark.skipif(
@@ -160,7 +161,7 @@ def test_demand_factor_normalised_to_london_and_clipped():
 
 
 def test_missing_demand_indicator_means_factor_one(caplog):
-    with caplog.at_level(logging.WARNING, logger="dashboard.usage"):
+    with caplog.at_level(logging.WARNING, logger="dashboard.data.usage"):
         f = usage.demand_factor(pd.DataFrame(columns=list(schema.INDICATOR_COLUMNS)))
     assert f.empty
     assert "demand factor is 1" in caplog.text

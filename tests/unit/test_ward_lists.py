@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-from dashboard import filters, runtime, ward_lists
+from dashboard.domain import filters
+from dashboard.core import runtime
+from dashboard.core import ward_lists
 
 
 def test_every_layer_and_borough_has_the_servers_options():

@@ -1,18 +1,18 @@
 """EV measures, defined once: pure functions of summed components, no I/O.
 
 Every ratio is recomputed from totals (for example ``usage_summary`` or ``usage_by`` rows from
-``dashboard.store``), never averaged from averages. Shares and utilisations are fractions
+``dashboard.data.store``), never averaged from averages. Shares and utilisations are fractions
 (0.25 means 25%). Whenever a measure has nothing to measure (no devices, no sessions where
 sessions are the denominator, zero hours, a missing input) the function returns ``None`` so the
 interface can say "no data" instead of showing 0 or raising.
 
-Usage figures in this app are SIMULATED (see ``dashboard.usage``).
+Usage figures in this app are SIMULATED (see ``dashboard.data.usage``).
 """
 from __future__ import annotations
 
 from typing import Mapping
 
-from dashboard.text import finite
+from dashboard.domain.text import finite
 
 RAPID_KW = 50.0  # "rapid" in the DfT sense: 50 kW and over (rapid and ultra-rapid)
 HOURS_PER_DAY = 24.0
@@ -103,7 +103,7 @@ def estimated_charging_hours(kwh, rated_kw, plugged_hours) -> float | None:
     """One session's charging time if it charged at full rated power: min(plugged, kWh / kW).
 
     None when the rating is unknown (not positive) or an input is missing. The session index in
-    ``dashboard.store`` computes the same quantity for every session.
+    ``dashboard.data.store`` computes the same quantity for every session.
     """
     energy, kw, hours = finite(kwh), finite(rated_kw), finite(plugged_hours)
     if energy is None or kw is None or hours is None or kw <= 0:
@@ -163,7 +163,7 @@ def vehicles_per_device(vehicles, devices) -> float | None:
 
 
 def usage_metrics(totals: Mapping) -> dict[str, float | None]:
-    """Every usage measure from one row of totals (``dashboard.store.USAGE_COLUMNS``).
+    """Every usage measure from one row of totals (``dashboard.data.store.USAGE_COLUMNS``).
 
     ``sessions``, ``kwh`` and ``plugged_hours`` are None when the selection has no devices
     (nothing to count), else the totals themselves (0 when devices had no sessions).
@@ -190,7 +190,7 @@ def usage_metrics(totals: Mapping) -> dict[str, float | None]:
 
 def usage_metrics_columns(totals: Mapping) -> dict:
     """``usage_metrics`` for many rows at once: ``totals`` maps each column of
-    ``dashboard.store.USAGE_COLUMNS`` to an array (for example a DataFrame), and the result maps
+    ``dashboard.data.store.USAGE_COLUMNS`` to an array (for example a DataFrame), and the result maps
     each measure to a float array, NaN wherever ``usage_metrics`` gives None. Same rules, for
     tables of thousands of devices or periods.
     """

@@ -1,15 +1,15 @@
 """Glue between the URL filter state and the data: what may be chosen, and how to ask for it.
 
-Builds the :class:`dashboard.state.Known` from the store, the option lists the filter bar shows,
+Builds the :class:`dashboard.domain.state.Known` from the store, the option lists the filter bar shows,
 the store's usage filter for a state, and a plain-English description of a state for exports.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from dashboard import schema
-from dashboard.state import FilterState, Known
-from dashboard.text import fmt_month, join_and
+from dashboard.data import schema
+from dashboard.domain.state import FilterState, Known
+from dashboard.domain.text import fmt_month, join_and
 
 # What the EV map can colour wards by (ids used in the URL parameter ``measure``).
 EV_MEASURES = {
@@ -63,7 +63,7 @@ def default_state(known: Known) -> FilterState:
 
 def usage_filter(state: FilterState):
     """The store's usage filter for a state."""
-    from dashboard.store import UsageFilter
+    from dashboard.data.store import UsageFilter
 
     return UsageFilter(borough=state.borough, ward=state.ward, ward_layer=state.ward_layer,
                        date_from=state.date_from, date_to=state.date_to, speeds=state.speeds,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc
 
-from dashboard import filters
-from dashboard.memo import derived
-from dashboard.served import Packed, add_json_route, json_file
-from dashboard.state import Known
+from dashboard.domain import filters
+from dashboard.core.memo import derived
+from dashboard.core.served import Packed, add_json_route, json_file
+from dashboard.domain.state import Known
 
 ROUTE = "/ward-options/"
 
@@ -38,7 +38,7 @@ def url(known: Known) -> str:
 
 def register_routes(server) -> None:
     """Add the ward-lists route to the Flask server (once)."""
-    from dashboard import runtime
+    from dashboard.core import runtime
 
     add_json_route(server, ROUTE, "ward_lists", lambda: _file(runtime.known()))
 

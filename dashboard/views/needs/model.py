@@ -33,9 +33,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from dashboard import schema
-from dashboard.state import FilterState, Known, Message
-from dashboard.text import fmt_month, fmt_number, ordinal
+from dashboard.data import schema
+from dashboard.domain.state import FilterState, Known, Message
+from dashboard.domain.text import fmt_month, fmt_number, ordinal
 
 # Defaults and choices ---------------------------------------------------------------------------
 DEFAULT_INDICATOR = "deprived_1plus_pct"

@@ -13,7 +13,7 @@ NAV = (
 )
 NAV_IDS = [f"nav-{i}" for i in range(len(NAV))]
 
-# plotly.js (0.93 MB compressed: the partial bundle dashboard.app serves) and the chunks that
+# plotly.js (0.93 MB compressed: the partial bundle dashboard.core.app serves) and the chunks that
 # draw graphs and dropdowns are otherwise only requested once the page's layout has arrived and
 # been rendered; preloading them lets their download overlap the other scripts and the layout
 # request. The URLs are the ones dcc.Graph and dcc.Dropdown ask for (the app is served at the

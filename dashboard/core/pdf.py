@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import flask
 
-from dashboard.config import CHROMIUM
+from dashboard.core.config import CHROMIUM
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,8 @@ def register(app) -> None:
 
     @server.route("/ward/<code>/profile.pdf", endpoint="ward_profile_pdf")
     def ward_profile_pdf(code: str):
-        from dashboard import profile, runtime
+        from dashboard.views.ward import model as profile
+        from dashboard.core import runtime
 
         code = code.strip().upper()
         layers = runtime.tables().layers
@@ -176,7 +177,7 @@ def register(app) -> None:
 
 
 def _pdf_response(data: bytes, ward) -> flask.Response:
-    from dashboard import export
+    from dashboard.domain import export
 
     name = export.filename(f"ward profile {ward.name} {ward.borough_name}", "pdf", dt.datetime.now())
     response = flask.Response(data, mimetype="application/pdf")

@@ -1,12 +1,12 @@
 """The EV charging page's numbers: devices, simulated usage and DfT series for a filter state.
 
 Reads through the store only and returns plain data (frames, dataclasses, text) that the page
-and ``dashboard.figures.ev`` turn into components. Every ratio comes from ``dashboard.metrics``
+and ``dashboard.figures.ev`` turn into components. Every ratio comes from ``dashboard.domain.metrics``
 applied to summed totals; every number says where it comes from:
 
 - devices "on the map" come from the device table (the DfT registry to February 2022, with Open
   Charge Map's central London 2025 and Lewisham's 2022 locations added, so newer devices appear
-  only in central London; see ``dashboard.coverage``);
+  only in central London; see ``dashboard.domain.coverage``);
 - public devices, plug-in vehicles and the rates built on them come from the DfT series;
 - sessions, energy and utilisation are SIMULATED.
 """
@@ -25,15 +25,17 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 import pandas as pd
 
-from dashboard import filters, metrics, schema
-from dashboard.export import ExportMeta
-from dashboard.served import Packed, add_json_route, json_file
+from dashboard.domain import filters
+from dashboard.domain import metrics
+from dashboard.data import schema
+from dashboard.domain.export import ExportMeta
+from dashboard.core.served import Packed, add_json_route, json_file
 from dashboard.figures import MapValues, fit_extent
-from dashboard.memo import derived
+from dashboard.core.memo import derived
 from dashboard.figures.ev import device_points
-from dashboard.state import FilterState, Known
-from dashboard.store import USAGE_COLUMNS
-from dashboard.text import NO_DATA, fmt_month, fmt_number, fmt_pct, fmt_period
+from dashboard.domain.state import FilterState, Known
+from dashboard.data.store import USAGE_COLUMNS
+from dashboard.domain.text import NO_DATA, fmt_month, fmt_number, fmt_pct, fmt_period
 
 DEFAULT_MEASURE = "devices_per_100k"
 FREQS = {"month": "Month", "week": "Week"}
@@ -676,7 +678,7 @@ MAPS_FIRST = MapsFirst()
 
 def cache_size(store) -> int:
     """How many states the per-worker result caches keep (``Config.ev_cache``)."""
-    from dashboard.config import DEFAULT_EV_CACHE
+    from dashboard.core.config import DEFAULT_EV_CACHE
     return getattr(store.config, "ev_cache", DEFAULT_EV_CACHE)
 
 
@@ -944,6 +946,6 @@ def points_url(store) -> str:
 
 def register_routes(server) -> None:
     """Add the device-positions route to the Flask server (once)."""
-    from dashboard import runtime
+    from dashboard.core import runtime
 
     add_json_route(server, POINTS_ROUTE, "ev_points", lambda: _points_file(runtime.store()))

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dashboard import schema
+from dashboard.data import schema
 from dashboard.figures import MapValues, fit_extent
-from dashboard.state import FilterState, Known
-from dashboard.text import fmt_number
+from dashboard.domain.state import FilterState, Known
+from dashboard.domain.text import fmt_number
 
 # Map measures on the overview: indicator ids of the 2022 ward layer, with a short label.
 MEASURES = {

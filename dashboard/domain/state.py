@@ -55,9 +55,9 @@ from functools import cached_property
 from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Sequence
 from urllib.parse import parse_qsl, quote
 
-from dashboard.schema import (DEFAULT_WARD_LAYER, DEVICE_FILTERS, LONDON_CODE, LONDON_NAME,
-                              SPEED_CLASSES, STATUS_CHOICES, STREET_CHOICES)
-from dashboard.text import fmt_month, fmt_period, join_and
+from dashboard.data.schema import (DEFAULT_WARD_LAYER, DEVICE_FILTERS, LONDON_CODE, LONDON_NAME,
+    SPEED_CLASSES, STATUS_CHOICES, STREET_CHOICES)
+from dashboard.domain.text import fmt_month, fmt_period, join_and
 
 __all__ = [
     "FilterState", "KEEP", "Known", "Message", "WARD_LAYERS", "Ward", "excerpt", "narrow", "parse",

@@ -11,7 +11,7 @@ it from several threads. It holds:
   views of a small read-only DuckDB file built from them once (``ensure_tables``, in the cache
   folder) rather than as tables copied into every worker's memory;
 - the simulated sessions, through a read-only session index (``index.duckdb``, attached as
-  ``sim``) built once next to the Parquet cache of ``dashboard.usage.ensure_sessions``.
+  ``sim``) built once next to the Parquet cache of ``dashboard.data.usage.ensure_sessions``.
   ``sim.device_days`` and ``sim.device_months`` hold sessions, kWh, plug-in hours and estimated
   charging hours summed per device and day or month, sorted by time so that date filters skip
   most of the data; ``sim.sessions`` keeps one compact row per session (device key, start day,
@@ -24,7 +24,7 @@ it from several threads. It holds:
   period's edges (a quarter of the rows of ``sessions`` at x10 usage, a tenth of the time).
 
 For periods of whole months (all the pages offer) totals, monthly series and heat-maps above
-ward level skip SQL: ``monthly()`` holds the monthly rollups as arrays (``dashboard.monthly``),
+ward level skip SQL: ``monthly()`` holds the monthly rollups as arrays (``dashboard.data.monthly``),
 read once per process, and the SQL here stays the definition they are tested against.
 
 Usage figures are attributed to the day a session starts. Periods are clipped to the simulated
@@ -55,9 +55,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from dashboard import schema, usage
-from dashboard.monthly import MonthlyUsage
-from dashboard.config import DEFAULT_DUCKDB_MEMORY
+from dashboard.data import schema
+from dashboard.data import usage
+from dashboard.data.monthly import MonthlyUsage
+from dashboard.core.config import DEFAULT_DUCKDB_MEMORY
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ INDICATOR_LAYERS = (*schema.LAYERS, "london")
 _GSS_CODE = re.compile(r"^[A-Z][0-9]{8}$")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 
-# Totals returned for any selection of sessions; see dashboard.metrics for the ratios built on them.
+# Totals returned for any selection of sessions; see dashboard.domain.metrics for the ratios built on them.
 USAGE_COLUMNS = (
     "devices",               # devices installed before the period ends
     "devices_rated",         # ... of which with a known rated kW
@@ -663,7 +664,7 @@ class Store:
         return dict(self._coverage)
 
     def monthly(self) -> MonthlyUsage | None:
-        """The per-device monthly usage as arrays (``dashboard.monthly``), read once per process
+        """The per-device monthly usage as arrays (``dashboard.data.monthly``), read once per process
         (None without sessions). Reading it before a fork shares it with the workers."""
         if self._monthly is None:
             cov = self.coverage()

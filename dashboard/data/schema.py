@@ -23,7 +23,7 @@ def layer_path(data_dir: Path, layer: str) -> Path:
 
 
 def web_layer_path(data_dir: Path, layer: str) -> Path:
-    # Served as application/json so that compression applies (see dashboard.app).
+    # Served as application/json so that compression applies (see dashboard.core.app).
     return Path(data_dir) / "web" / f"{layer}.json"
 
 

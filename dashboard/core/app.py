@@ -11,13 +11,14 @@ from pathlib import Path
 import dash
 import flask
 
-from dashboard import boundary, schema
-from dashboard.config import PLOTLY_BUNDLE, ROOT, Config
-from dashboard.served import IMMUTABLE, REVALIDATE, Packed, fingerprinted
+from dashboard.core import boundary
+from dashboard.data import schema
+from dashboard.core.config import PLOTLY_BUNDLE, ROOT, Config
+from dashboard.core.geo import GEO_ROUTE, GeoAssets
+from dashboard.core.served import IMMUTABLE, REVALIDATE, Packed, fingerprinted
 
 log = logging.getLogger("dashboard")
 
-GEO_ROUTE = "/geo/"
 # Where dcc.Graph loads plotly.js from when it first draws a graph: Dash's renderer fixes this
 # URL (window._dashPlotlyJSURL, served from the plotly package) unless plotly.js is already on
 # the page. The app answers it with its partial bundle (config.PLOTLY_BUNDLE).
@@ -55,26 +56,6 @@ def request_id(sent: str | None) -> str:
     return sent if sent and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex[:12]
 
 
-class GeoAssets:
-    """Web GeoJSON layers served under content-hashed URLs, cacheable for a year.
-
-    The browser fetches each layer once; a new pipeline run changes the hash and so the URL.
-    """
-
-    def __init__(self, data_dir: Path):
-        self.files: dict[str, Packed] = {}  # name -> the layer's bytes
-        self.urls: dict[str, str] = {}
-        for layer in schema.LAYERS:
-            path = schema.web_layer_path(data_dir, layer)
-            if path.exists():
-                name, packed = fingerprinted(layer, path.read_bytes())
-                self.files[name] = packed
-                self.urls[layer] = GEO_ROUTE + name
-
-    def url(self, layer: str) -> str:
-        return self.urls[layer]
-
-
 def _configure_logging(config: Config) -> None:
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
@@ -108,7 +89,7 @@ def _server(config: Config, geo: GeoAssets) -> flask.Flask:
         flask.g.t0 = time.perf_counter()
         if flask.g.t0 - last_cache_check[0] > CACHE_CHECK_SECONDS:
             last_cache_check[0] = flask.g.t0
-            from dashboard import runtime
+            from dashboard.core import runtime
             runtime.store().restore_cache()
 
     @server.after_request
@@ -143,7 +124,7 @@ def _server(config: Config, geo: GeoAssets) -> flask.Flask:
 
     @server.route("/healthz")
     def _health():
-        from dashboard import runtime
+        from dashboard.core import runtime
         problem = runtime.health()
         if problem:
             return {"status": "not ready", "reason": problem}, 503
@@ -192,7 +173,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     config = config or Config.from_env()
     _configure_logging(config)
     check_data_dir(config.data_dir)
-    from dashboard import runtime
+    from dashboard.core import runtime
 
     runtime.configure(config)
     runtime.limit_malloc_arenas(config.malloc_arenas)
@@ -220,12 +201,14 @@ def create_app(config: Config | None = None) -> dash.Dash:
         ],
     )
     app.config.suppress_callback_exceptions = True
-    from dashboard import shell
+    from dashboard.core import shell
 
     app.layout = shell.layout
     app.index_string = shell.INDEX_STRING
     shell.register_callbacks(app)
-    from dashboard import ev, pdf, ward_lists
+    from dashboard.views.ev import model as ev
+    from dashboard.core import pdf
+    from dashboard.core import ward_lists
 
     pdf.register(app)
     ev.register_routes(app.server)
@@ -290,7 +273,7 @@ def _warm_up(app: dash.Dash, catalogue: boundary.Catalogue) -> None:
     # Each page's default layout, once: the modules, plotly's trace classes, the tables and
     # per-process caches it fills are then loaded in the parent and shared copy-on-write by
     # every worker, instead of being built again in each (the store's database connection is
-    # closed before the fork; see dashboard.store).
+    # closed before the fork; see dashboard.data.store).
     # The same layouts tell the callback boundary what each component accepts; a page with a
     # path template names sample path values (``layout_samples``) to show its other layout.
     catalogue.learn(app.layout() if callable(app.layout) else app.layout)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = ROOT / "data"
 DEFAULT_CACHE_DIR = ROOT / "cache"
 # The raw open data sits beside the repository in a full checkout of the project's workspace.

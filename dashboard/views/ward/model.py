@@ -31,10 +31,11 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from dashboard import metrics, schema
-from dashboard.export import ExportMeta
-from dashboard.memo import derived
-from dashboard.text import NO_DATA, fmt_number, fmt_pct, fmt_rate, join_and, ordinal
+from dashboard.domain import metrics
+from dashboard.data import schema
+from dashboard.domain.export import ExportMeta
+from dashboard.core.memo import derived
+from dashboard.domain.text import NO_DATA, fmt_number, fmt_pct, fmt_rate, join_and, ordinal
 
 log = logging.getLogger(__name__)
 
@@ -536,7 +537,7 @@ class EvSummary:
 def ev_summary(store, ward: WardInfo, data: LayerData, rows: dict[str, IndicatorRow],
                date_from: str, date_to: str) -> EvSummary:
     """See ``EvSummary``. ``date_from``/``date_to`` (YYYY-MM) bound the simulated usage."""
-    from dashboard.store import UsageFilter
+    from dashboard.data.store import UsageFilter
 
     devices = store.devices(ward=ward.code, ward_layer=ward.layer)
     counts = devices["speed_class"].value_counts()

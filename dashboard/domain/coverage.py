@@ -6,9 +6,10 @@ differ by design, so wherever devices are counted the page says both, and where 
 """
 from __future__ import annotations
 
-from dashboard import ev, filters
-from dashboard.state import FilterState, Known
-from dashboard.text import NO_DATA, fmt_number
+from dashboard.views.ev import model as ev
+from dashboard.domain import filters
+from dashboard.domain.state import FilterState, Known
+from dashboard.domain.text import NO_DATA, fmt_number
 
 DEVICE_SOURCES = ("the registry to February 2022, Open Charge Map central London 2025, "
                   "Lewisham 2022")

@@ -34,8 +34,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dashboard import schema
-from dashboard.config import Config
+from dashboard.data import schema
+from dashboard.core.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +320,7 @@ def dataset_rows() -> list[dict]:
         "geography": "Individual public charge points",
         "used_for": "Reference sessions resampled into the simulated London usage",
         "method_notes": (
-            "Cleaned by dashboard.usage: rows without charge point, end or energy, ending at or "
+            "Cleaned by dashboard.data.usage: rows without charge point, end or energy, ending at or "
             f"before their start, longer than {MAX_DURATION_HOURS:g} h, over "
             f"{MAX_SESSION_KWH:g} kWh, or with more energy than the rated power allows "
             f"(x{POWER_TOLERANCE:g}) are dropped, as are repeated rows for the same charge point, "

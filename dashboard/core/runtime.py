@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from dashboard.config import Config
+from dashboard.core.config import Config
 
 _lock = threading.Lock()
 _config: Config | None = None
@@ -40,7 +40,7 @@ def set_geo(geo) -> None:
 
 def geo():
     if _geo is None:
-        from dashboard.app import GeoAssets
+        from dashboard.core.geo import GeoAssets
         set_geo(GeoAssets(config().data_dir))
     return _geo
 
@@ -51,7 +51,7 @@ def store():
     if _store is None:
         with _lock:
             if _store is None:
-                from dashboard.store import Store
+                from dashboard.data.store import Store
                 _store = Store(config())
     return _store
 
@@ -59,7 +59,7 @@ def store():
 def health() -> str | None:
     """Why this process cannot serve a page (None when it can): a required data file missing,
     or the store unable to answer a trivial query. Cheap enough for a load balancer's probe."""
-    from dashboard import schema
+    from dashboard.data import schema
     missing = schema.missing_files(config().data_dir)
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
@@ -70,7 +70,7 @@ def health() -> str | None:
 @lru_cache(maxsize=1)
 def known():
     """What URL parameters may name: codes, operators, indicators and the usage period."""
-    from dashboard import filters
+    from dashboard.domain import filters
     return filters.known_from_store(store())
 
 
@@ -84,7 +84,7 @@ class Tables:
 
 @lru_cache(maxsize=1)
 def tables() -> Tables:
-    from dashboard import schema
+    from dashboard.data import schema
     s = store()
     return Tables(layers={layer: s.layer_table(layer) for layer in schema.LAYERS},
                   catalogue=s.catalogue(), extents=s.extents())

@@ -5,7 +5,7 @@ EV page asks most (totals per device, ward, speed or operator; a monthly series)
 the monthly rollup: one row per device and month. Held here as dense arrays (devices x months,
 about 5 MB for 6,438 devices over 24 months whatever the number of sessions), a selection is a
 boolean mask and a total is a column sum, which costs a tenth of planning and running the same
-SQL and converting its result. The SQL in ``dashboard.store`` stays the definition: these
+SQL and converting its result. The SQL in ``dashboard.data.store`` stays the definition: these
 functions return the same frames (tests/unit/test_monthly.py compares them on many filters),
 and the store uses SQL whenever a period has a partial month.
 
